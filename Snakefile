@@ -1,0 +1,27 @@
+# SLAM-AGS: slide-label-aware multi-task pretraining with adaptive gradient surgery.
+# Run:   snakemake --cores all                      (default: synthetic data, CPU)
+#        snakemake --cores all --configfile configs/paper.yaml   (paper scale)
+#        snakemake --profile profiles/slurm          (SLURM cluster)
+from snakemake.utils import min_version
+
+min_version("8.10")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pretrain.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/mil.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        final_outputs(),

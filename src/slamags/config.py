@@ -1,0 +1,120 @@
+"""Configuration: JSON-schema validation with one-line errors, defaults, derived values."""
+
+from __future__ import annotations
+
+import copy
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from slamags import SlamagsError
+
+Config = dict[str, Any]
+
+DEFAULT_IMAGE_SIZE = {"tcia": 250}
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("slamags").joinpath("schema/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _fill_defaults(cfg: Config, sch: dict[str, Any]) -> None:
+    for key, sub in sch.get("properties", {}).items():
+        if key not in cfg and "default" in sub:
+            cfg[key] = copy.deepcopy(sub["default"])
+        if isinstance(cfg.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(cfg[key], sub)
+
+
+def _one_line(err: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    s = err.schema if isinstance(err.schema, dict) else {}
+    v = err.validator
+    if v == "additionalProperties":
+        allowed = ", ".join(sorted(s.get("properties", {})))
+        extra = sorted(set(err.instance) - set(s.get("properties", {})))
+        return f"config key {key}: unknown key(s) {', '.join(map(str, extra))}; allowed: {allowed}"
+    if v == "enum":
+        return f"config key {key}: {err.instance!r} is not allowed; choose one of {', '.join(map(str, s['enum']))}"
+    if v == "propertyNames":
+        return f"config key {key}: {err.message}"
+    if v == "required":
+        return f"config key {key}: {err.message}"
+    return f"config key {key}: {err.message}"
+
+
+def expected_image_size(cfg: Config) -> int | None:
+    ds = cfg["dataset"]
+    if ds.get("image_size"):
+        return int(ds["image_size"])
+    if ds["kind"] == "synthetic":
+        return int(cfg["synthetic"]["image_size"])
+    return DEFAULT_IMAGE_SIZE.get(ds["kind"])
+
+
+def witness_count(wr: float, bag_size: int) -> int:
+    """Positive cells in a positive bag: round-half-up(wr * bag_size)."""
+    return int(math.floor(wr * bag_size + 0.5))
+
+
+def validate(cfg: Config, check_paths: bool = True) -> Config:
+    """Validate ``cfg`` in place (defaults filled); raise :class:`SlamagsError` with one line."""
+    sch = schema()
+    validator = jsonschema.Draft202012Validator(sch)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise SlamagsError(_one_line(errors[0]))
+    _fill_defaults(cfg, sch)
+    ds, bags = cfg["dataset"], cfg["bags"]
+    both = set(ds["negative_classes"]) & set(ds["positive_classes"])
+    if both:
+        raise SlamagsError(f"config key dataset: class(es) {', '.join(sorted(both))} are both negative and positive; "
+                           "list each class in one of negative_classes / positive_classes")
+    for wr in bags["witness_rates"]:
+        if witness_count(wr, bags["bag_size"]) < 1:
+            need = math.ceil(0.5 / wr)
+            raise SlamagsError(f"config key bags.witness_rates: {wr} x bag_size {bags['bag_size']} rounds to 0 "
+                               f"positive cells per bag; raise bags.bag_size to at least {need}")
+    if ds["kind"] == "synthetic":
+        counts = cfg["synthetic"]["counts"]
+        for key in ("negative_classes", "positive_classes"):
+            missing = [c for c in ds[key] if c not in counts]
+            if missing:
+                raise SlamagsError(f"config key dataset.{key}: {', '.join(missing)} not generated; "
+                                   f"add them to synthetic.counts (drawable: LYT, BLA, NGS, EBO)")
+    else:
+        if not ds.get("root"):
+            raise SlamagsError(f"config key dataset.root: required for dataset.kind={ds['kind']}; "
+                               "set it to the extracted dataset folder")
+        root = Path(ds["root"])
+        if check_paths and not ds.get("archive"):
+            if not root.is_dir():
+                raise SlamagsError(f"config key dataset.root: folder {root} does not exist; "
+                                   "point it at the extracted dataset (or set dataset.archive to fetch it)")
+            for key in ("negative_classes", "positive_classes"):
+                missing = [c for c in ds[key] if not (root / c).is_dir()]
+                if missing:
+                    found = sorted(p.name for p in root.iterdir() if p.is_dir())
+                    raise SlamagsError(f"config key dataset.{key}: class folder(s) {', '.join(missing)} not in "
+                                       f"{root}; found: {', '.join(found) or 'none'}")
+    if "crop_fraction" not in cfg["pretrain"]:
+        cfg["pretrain"]["crop_fraction"] = 224 / 250
+    return cfg
+
+
+def load(path: str | Path, check_paths: bool = True) -> Config:
+    try:
+        cfg = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise SlamagsError(f"config file {path}: cannot be read ({e.__class__.__name__}); fix the YAML") from e
+    return validate(cfg, check_paths=check_paths)
+
+
+def wr_tag(wr: float) -> str:
+    """The ``{wr}`` wildcard value of a witness rate, e.g. 0.005 -> ``0.005``."""
+    return f"{wr:g}"

@@ -1,0 +1,129 @@
+"""Embedding extraction with a frozen encoder, and the linear-probe diagnostic.
+
+Output format (one file per run): ``embeddings.parquet`` with columns
+``patch_id``, ``bag_id``, ``split`` and ``embedding`` (a fixed-size list of
+float32 of the feature dimension), one row per cell of the simulation's bags, in
+``bags.parquet`` order. Join it to ``bags.parquet`` on ``patch_id``; load a
+matrix with :func:`read_embeddings`.
+
+``probe.json`` holds the linear-probe ROC AUC of the embeddings against the TRUE
+cell labels of the test bags (5-fold cross-validated logistic regression). It is
+a diagnostic of embedding quality only, never used for training or selection.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+
+from slamags import SlamagsError
+from slamags.augment import centre_view, crop_size
+from slamags.images import load_images
+from slamags.io import atomic_path, write_json
+from slamags.model import Encoder, load_encoder
+
+log = logging.getLogger(__name__)
+
+
+@torch.inference_mode()
+def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "backbone",
+                 batch_size: int = 256, device: torch.device | None = None) -> np.ndarray:
+    """Embed a uint8 image tensor ``(N, 3, S, S)`` with centre crops: ``(N, 512)`` float32."""
+    device = device or images.device
+    model = model.to(device).eval()
+    cuda = device.type == "cuda"
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    out = []
+    for k in range(0, images.shape[0], batch_size):
+        x = centre_view(images[k:k + batch_size].to(device, non_blocking=True), crop)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            h, z = model(x)
+        out.append((z if layer == "projector" else h).float().cpu())
+    if not out:
+        return np.zeros((0, 512), np.float32)
+    return torch.cat(out).numpy()
+
+
+def write_embeddings(df: pd.DataFrame, emb: np.ndarray, path: str) -> None:
+    dim = emb.shape[1]
+    flat = pa.array(emb.astype(np.float32).reshape(-1), type=pa.float32())
+    col = pa.FixedSizeListArray.from_arrays(flat, dim)
+    table = pa.Table.from_pandas(df[["patch_id", "bag_id", "split"]].reset_index(drop=True), preserve_index=False)
+    table = table.append_column("embedding", col)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_embeddings(path: str | Path, bags: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Read an embeddings file; with ``bags``, check that its rows are exactly those bags' cells."""
+    fix = "delete it and rerun the embed rule"
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # noqa: BLE001
+        raise SlamagsError(f"embedding file {path} is unreadable ({type(e).__name__}); {fix}") from e
+    if "embedding" not in table.column_names or "patch_id" not in table.column_names:
+        raise SlamagsError(f"embedding file {path} lacks the patch_id/embedding columns; {fix}")
+    col = table.column("embedding").combine_chunks()
+    dim = col.type.list_size
+    emb = col.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+    meta = table.drop(["embedding"]).to_pandas()
+    if bags is not None:
+        if len(meta) != len(bags) or not np.array_equal(meta["patch_id"].to_numpy(), bags["patch_id"].to_numpy()):
+            raise SlamagsError(f"embedding file {path} has {len(meta)} rows that do not match the {len(bags)} "
+                               f"cells of its bags.parquet; {fix}")
+    return meta, emb
+
+
+def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
+    """5-fold cross-validated ROC AUC of a logistic regression on standardised features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    n_min = int(min(y.sum(), len(y) - y.sum()))
+    if n_min < 2:
+        return float("nan")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    cv = StratifiedKFold(n_splits=min(5, n_min), shuffle=True, random_state=seed)
+    p = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
+    return float(roc_auc_score(y, p))
+
+
+def run_embedding(cfg: dict[str, Any], encoder_path: str, bags_path: str, dataset_json: str,
+                  out: str, out_probe: str) -> None:
+    """Embed every cell of one simulation's bags with one frozen encoder; write the probe diagnostic."""
+    torch.set_num_threads(max(1, int(cfg["pretrain"].get("threads", 1))))
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    model, meta = load_encoder(encoder_path)
+    info = json.loads(Path(dataset_json).read_text())
+    bags = pd.read_parquet(bags_path)
+    size = int(meta.get("image_size") or info["image_size"] or 224)
+    crop = int(meta.get("crop") or crop_size(size, cfg["pretrain"]["crop_fraction"]))
+    t0 = time.perf_counter()
+    images = load_images(info["root"], bags["path"].tolist(), size, workers=4, device=device)
+    t1 = time.perf_counter()
+    emb = embed_images(model, images, crop, cfg["embed"]["layer"], cfg["embed"]["batch_size"], device)
+    t2 = time.perf_counter()
+    log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
+             len(bags), t1 - t0, t2 - t1, len(bags) / max(t2 - t1, 1e-9), device)
+    write_embeddings(bags, emb, out)
+    test = (bags["split"] == "test").to_numpy()
+    auc = linear_probe_auc(emb[test], bags["instance_label"].to_numpy()[test])
+    write_json({"method": meta.get("method"), "layer": cfg["embed"]["layer"], "probe_auc_test_cells": auc,
+                "n_test_cells": int(test.sum()), "n_test_positive": int(bags["instance_label"].to_numpy()[test].sum())},
+               out_probe)
+    log.info("embed %s: linear-probe AUC (test cells, true labels; diagnostic only) = %.3f", meta.get("method"), auc)

@@ -1,0 +1,60 @@
+"""The encoder: torchvision ResNet18 (``weights=None``, fc removed, 512-d) + a 2-layer projector."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import resnet18
+
+from slamags import SlamagsError
+from slamags.io import atomic_path
+
+ARCH = "resnet18+projector512"
+FEATURE_DIM = 512
+
+
+class Encoder(nn.Module):
+    """``backbone(x) -> h`` (512-d pooled features), ``projector(h) -> z`` (512-d)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = resnet18(weights=None)
+        self.backbone.fc = nn.Identity()
+        self.projector = nn.Sequential(nn.Linear(FEATURE_DIM, 512), nn.ReLU(inplace=True), nn.Linear(512, 512))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.backbone(x)
+        return h, self.projector(h)
+
+
+def save_encoder(model: Encoder, meta: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"arch": ARCH, "state_dict": state, "meta": meta}, tmp)
+
+
+def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[Encoder, dict]:
+    """Load an ``encoder.pt``; a broken or foreign file gives one line naming it and the fix."""
+    path = Path(path)
+    fix = "delete it and rerun the pretrain rule (snakemake rebuilds it)"
+    if not path.is_file():
+        raise SlamagsError(f"encoder checkpoint {path} does not exist; rerun the pretrain rule")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, Exception) as e:  # noqa: BLE001
+        raise SlamagsError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); {fix}") from e
+    if not isinstance(ckpt, dict) or ckpt.get("arch") != ARCH or "state_dict" not in ckpt:
+        arch = ckpt.get("arch") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise SlamagsError(f"encoder checkpoint {path} holds architecture {arch!r}, expected {ARCH!r}; {fix}")
+    model = Encoder()
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "mismatch"
+        raise SlamagsError(f"encoder checkpoint {path} does not fit {ARCH} ({first}); {fix}") from e
+    return model, ckpt.get("meta", {})

@@ -1,0 +1,335 @@
+"""Encoder pretraining: SLAM-AGS and every baseline from one loop with switches.
+
+================  ==========================================================
+method            objective (train bags of one simulation only)
+================  ==========================================================
+``random``        none: the seeded random initialisation (lower bound)
+``simclr``        NT-Xent on two random views of every train patch
+``weak``          cross-entropy of a linear head predicting the bag label
+``supcon_bag``    SupCon with the bag label as class label
+``similarity``    SupCon with all labels equal, on negative-bag patches only
+``slam``          similarity (negative bags) + NT-Xent (positive bags), summed
+``slam_ags``      the same two tasks combined by adaptive gradient surgery
+================  ==========================================================
+
+A batch mixes positive-bag and negative-bag patches in the ratio of their
+counts, drawn without replacement over an epoch. Negative patches' first view is
+the centre crop, the second a random view (rotation p=0.5); positive patches get
+two random views (rotation p=0.8). All views of a batch go through the network in
+one forward pass; two-task methods then take one gradient per task
+(``autograd.grad``) and combine them (:mod:`slamags.surgery`).
+
+The loop checkpoints model, optimiser, scheduler, every random generator, the
+epoch and the metrics rows atomically after each epoch, so a killed job resumes
+and ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import slamags
+from slamags import SlamagsError
+from slamags.augment import centre_view, crop_size, random_view
+from slamags.images import load_images
+from slamags.io import atomic_path, write_parquet
+from slamags.losses import nt_xent, similarity_loss, supcon, weak_bag_ce
+from slamags.model import Encoder, save_encoder
+from slamags.surgery import SurgeryStats, adaptive_gradient_surgery, plain_sum
+
+log = logging.getLogger(__name__)
+
+METHODS = ("random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags")
+TWO_TASK = ("slam", "slam_ags")
+TASK_NAMES = {
+    "simclr": ("ntxent",), "weak": ("weak_ce",), "supcon_bag": ("supcon",), "similarity": ("similarity",),
+    "slam": ("similarity", "ntxent"), "slam_ags": ("similarity", "ntxent"), "random": (),
+}
+
+
+@dataclass
+class TrainSettings:
+    method: str
+    epochs: int
+    warmup_epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    temperature: float
+    crop_fraction: float
+    seed: int
+    threads: int = 1
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], method: str) -> "TrainSettings":
+        p = cfg["pretrain"]
+        keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
+                "crop_fraction", "seed", "threads")
+        return cls(method=method, **{k: p[k] for k in keys if k in p})
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Batches:
+    """Stratified sampler: each batch holds positives and negatives in the ratio of their counts."""
+
+    pos: np.ndarray
+    neg: np.ndarray
+    batch_size: int
+    order_pos: list[np.ndarray] = field(default_factory=list)
+    order_neg: list[np.ndarray] = field(default_factory=list)
+
+    def epoch(self, gen: torch.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+        n = len(self.pos) + len(self.neg)
+        nb = max(1, math.ceil(n / self.batch_size))
+        pp = self.pos[torch.randperm(len(self.pos), generator=gen).numpy()] if len(self.pos) else self.pos
+        nn_ = self.neg[torch.randperm(len(self.neg), generator=gen).numpy()] if len(self.neg) else self.neg
+        return list(zip(np.array_split(pp, nb), np.array_split(nn_, nb)))
+
+
+def lr_factor(epoch: int, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` epochs, then cosine decay to 0 (per epoch)."""
+    if epoch < warmup:
+        return (epoch + 1) / (warmup + 1)
+    span = max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
+
+
+def pick_device() -> torch.device:
+    if torch.cuda.is_available():
+        from slamags.devices import select_cuda_device
+
+        return select_cuda_device()
+    return torch.device("cpu")
+
+
+class Trainer:
+    """One pretraining run; :meth:`run` trains (resuming if a checkpoint exists) and returns the encoder."""
+
+    def __init__(self, s: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
+                 device: torch.device, ckpt: Path | None = None) -> None:
+        if s.method not in METHODS:
+            raise SlamagsError(f"pretrain method {s.method!r} is unknown; choose one of {', '.join(METHODS)}")
+        self.s, self.device, self.ckpt = s, device, ckpt
+        self.images = images
+        self.bag_labels = torch.as_tensor(bag_labels, dtype=torch.long)
+        self.crop = crop_size(images.shape[-1], s.crop_fraction)
+        torch.manual_seed(s.seed)
+        self.model = Encoder().to(device)
+        self.head = nn.Linear(512, 2).to(device) if s.method == "weak" else None
+        self.cuda = device.type == "cuda"
+        if self.cuda:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
+        self.params = params
+        self.opt = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda e: lr_factor(e, s.warmup_epochs, s.epochs))
+        self.gen_sample = torch.Generator().manual_seed(s.seed * 1000 + 1)
+        self.gen_aug = torch.Generator().manual_seed(s.seed * 1000 + 2)
+        self.gen_surgery = torch.Generator().manual_seed(s.seed * 1000 + 3)
+        pos = np.flatnonzero(bag_labels == 1)
+        neg = np.flatnonzero(bag_labels == 0)
+        if s.method == "similarity":
+            pos = pos[:0]
+        self.sampler = Batches(pos, neg, s.batch_size)
+        self.start_epoch = 0
+        self.rows: list[dict[str, Any]] = []
+
+    # -- checkpointing ---------------------------------------------------------------
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "digest": self.s.digest(), "epoch": epoch, "rows": self.rows,
+            "model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
+            "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+            "gen": [self.gen_sample.get_state(), self.gen_aug.get_state(), self.gen_surgery.get_state()],
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save_checkpoint(self, epoch: int) -> None:
+        if self.ckpt is None:
+            return
+        with atomic_path(self.ckpt) as tmp:
+            torch.save(self._state(epoch), tmp)
+
+    def try_resume(self) -> None:
+        if self.ckpt is None or not self.ckpt.exists():
+            return
+        try:
+            st = torch.load(self.ckpt, map_location=self.device, weights_only=False)
+        except Exception as e:  # noqa: BLE001 - a broken checkpoint means: start again
+            log.warning("pretrain: checkpoint %s unreadable (%s); starting from scratch", self.ckpt, type(e).__name__)
+            return
+        if st.get("digest") != self.s.digest():
+            log.warning("pretrain: checkpoint %s was made with other settings; starting from scratch", self.ckpt)
+            return
+        self.model.load_state_dict(st["model"])
+        if self.head is not None:
+            self.head.load_state_dict(st["head"])
+        self.opt.load_state_dict(st["opt"])
+        self.sched.load_state_dict(st["sched"])
+        for g, state in zip((self.gen_sample, self.gen_aug, self.gen_surgery), st["gen"]):
+            g.set_state(state.cpu())
+        torch.set_rng_state(st["torch_rng"].cpu())
+        self.rows = st["rows"]
+        self.start_epoch = st["epoch"] + 1
+        log.info("pretrain: resumed from %s after epoch %d/%d", self.ckpt, st["epoch"] + 1, self.s.epochs)
+
+    # -- one step ------------------------------------------------------------------
+    def _views(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[torch.Tensor, dict[str, slice]]:
+        """All views of a batch in one tensor, and where each group sits in it."""
+        m, c, g = self.s.method, self.crop, self.gen_aug
+        xp = self.images[torch.as_tensor(idx_pos, dtype=torch.long)].to(self.device, non_blocking=True)
+        xn = self.images[torch.as_tensor(idx_neg, dtype=torch.long)].to(self.device, non_blocking=True)
+        parts: list[tuple[str, torch.Tensor]] = []
+        if m in TWO_TASK or m == "similarity":
+            parts += [("neg_a", centre_view(xn, c)), ("neg_b", random_view(xn, c, g, p_rot=0.5))]
+            if m in TWO_TASK:
+                parts += [("pos_a", random_view(xp, c, g)), ("pos_b", random_view(xp, c, g))]
+        else:
+            x = torch.cat([xp, xn])
+            parts += [("all_a", random_view(x, c, g))]
+            if m != "weak":
+                parts += [("all_b", random_view(x, c, g))]
+        where, at = {}, 0
+        for name, t in parts:
+            where[name] = slice(at, at + t.shape[0])
+            at += t.shape[0]
+        return torch.cat([t for _, t in parts]), where
+
+    def _losses(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> list[torch.Tensor]:
+        x, w = self._views(idx_pos, idx_neg)
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
+            h, z = self.model(x)
+        tau, m = self.s.temperature, self.s.method
+        if m in TWO_TASK:
+            return [similarity_loss(z[w["neg_a"]], z[w["neg_b"]], tau), nt_xent(z[w["pos_a"]], z[w["pos_b"]], tau)]
+        if m == "similarity":
+            return [similarity_loss(z[w["neg_a"]], z[w["neg_b"]], tau)]
+        labels = torch.cat([self.bag_labels[idx_pos], self.bag_labels[idx_neg]]).to(self.device)
+        if m == "simclr":
+            return [nt_xent(z[w["all_a"]], z[w["all_b"]], tau)]
+        if m == "supcon_bag":
+            return [supcon(z[w["all_a"]], z[w["all_b"]], labels, tau)]
+        assert self.head is not None
+        return [weak_bag_ce(self.head(h[w["all_a"]].float()), labels)]
+
+    def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[list[torch.Tensor], SurgeryStats | None]:
+        self.opt.zero_grad(set_to_none=True)
+        losses = self._losses(idx_pos, idx_neg)
+        stats = None
+        if len(losses) == 1:
+            losses[0].backward()
+        else:
+            task_grads = []
+            for k, loss in enumerate(losses):
+                gs = torch.autograd.grad(loss, self.params, retain_graph=k < len(losses) - 1, allow_unused=True)
+                task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
+            if self.s.method == "slam_ags":
+                combined, stats = adaptive_gradient_surgery(task_grads, self.gen_surgery)
+            else:
+                combined, stats = plain_sum(task_grads)
+            for p, g in zip(self.params, combined):
+                p.grad = g
+        self.opt.step()
+        return [loss.detach() for loss in losses], stats
+
+    # -- the loop ------------------------------------------------------------------
+    def run(self) -> Encoder:
+        if self.s.method == "random":
+            return self.model
+        self.try_resume()
+        names = TASK_NAMES[self.s.method]
+        for epoch in range(self.start_epoch, self.s.epochs):
+            self.model.train()
+            t0 = time.perf_counter()
+            sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
+            tele = torch.zeros(4, device=self.device, dtype=torch.float64)
+            cos_min = torch.full((), 2.0, device=self.device, dtype=torch.float64)
+            n_img = steps = 0
+            for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
+                losses, st = self.step(idx_pos, idx_neg)
+                sums += torch.stack([l.double() for l in losses])
+                if st is not None:
+                    tele += torch.stack([st.cosine, st.conflict, st.norm_sum, st.norm_projected]).double()
+                    cos_min = torch.minimum(cos_min, st.cosine.double())
+                n_img += 2 * (len(idx_pos) + len(idx_neg)) if self.s.method != "weak" else len(idx_pos) + len(idx_neg)
+                steps += 1
+            if self.cuda:
+                torch.cuda.synchronize(self.device)
+            secs = time.perf_counter() - t0
+            lr = self.opt.param_groups[0]["lr"]
+            self.sched.step()
+            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
+                                   "steps": steps}
+            mean = (sums / max(steps, 1)).tolist()
+            for name, v in zip(names, mean):
+                row[f"loss_{name}"] = v
+            if self.s.method in TWO_TASK:
+                t = (tele / max(steps, 1)).tolist()
+                row.update(cos_mean=t[0], cos_min=float(cos_min), conflict_fraction=t[1],
+                           grad_norm_sum=t[2], grad_norm_projected=t[3])
+            self.rows.append(row)
+            self.save_checkpoint(epoch)
+            extra = ""
+            if "cos_mean" in row:
+                extra = (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f}"
+                         f" conflict {row['conflict_fraction']:.0%}")
+            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s%s", self.s.method, epoch + 1,
+                     self.s.epochs, " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_")),
+                     lr, row["images_per_s"], secs, extra)
+        return self.model
+
+
+def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, method: str,
+                    out_encoder: str, out_metrics: str, ckpt_dir: str | None = None) -> None:
+    """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs."""
+    s = TrainSettings.from_config(cfg, method)
+    torch.set_num_threads(max(1, s.threads))
+    info = json.loads(Path(dataset_json).read_text())
+    bags = pd.read_parquet(bags_path)
+    train = bags[bags["split"] == "train"].reset_index(drop=True)
+    size = int(info["image_size"] or 224)
+    device = pick_device()
+    t0 = time.perf_counter()
+    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads),
+                         device=device) if method != "random" else torch.empty(0, 3, size, size, dtype=torch.uint8)
+    log.info("pretrain %s: %d train patches (%d from positive bags) at %d px, crop %d, on %s, decoded in %.1f s",
+             method, len(train), int(train["bag_label"].sum()), size, crop_size(size, s.crop_fraction), device,
+             time.perf_counter() - t0)
+    ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
+    trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt)
+    model = trainer.run()
+    meta = {
+        "method": method, "epochs": s.epochs if method != "random" else 0, "settings": s.__dict__,
+        "image_size": size, "crop": trainer.crop, "dataset": {k: info[k] for k in ("kind", "image_size")},
+        "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
+                 "train_patches": len(train)},
+        "provenance": {"slamags": slamags.__version__, "torch": str(torch.__version__), "python": platform.python_version(),
+                       "device": str(device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+    }
+    rows = trainer.rows or [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0}]
+    write_parquet(pd.DataFrame(rows).assign(method=method), out_metrics)
+    save_encoder(model, meta, out_encoder)
+    if ckpt is not None and ckpt.exists():
+        os.remove(ckpt)
+    log.info("pretrain %s: wrote %s", method, out_encoder)

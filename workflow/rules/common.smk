@@ -1,0 +1,68 @@
+import sys
+
+from slamags import SlamagsError
+from slamags import config as slamags_config
+
+try:
+    slamags_config.validate(config)
+except SlamagsError as e:
+    sys.exit(f"error: {e}")
+
+WR = [slamags_config.wr_tag(w) for w in config["bags"]["witness_rates"]]
+SEEDS = config["bags"]["seeds"]
+METHODS = config["pretrain"]["methods"]
+MIL_MODELS = config["mil"]["models"]
+MIL_SEEDS = config["mil"]["seeds"]
+
+
+wildcard_constraints:
+    wr=r"[0-9.e-]+",
+    seed=r"\d+",
+    method="|".join(METHODS),
+    mil="|".join(MIL_MODELS),
+    mil_seed=r"\d+",
+
+
+def run_paths(pattern):
+    """Expand a per-run path pattern over witness rates, bag seeds and methods."""
+    return expand(pattern, wr=WR, seed=SEEDS, method=METHODS)
+
+
+def mil_paths(pattern):
+    return expand(pattern, wr=WR, seed=SEEDS, method=METHODS, mil=MIL_MODELS, mil_seed=MIL_SEEDS)
+
+
+def final_outputs():
+    return [
+        "results/tables/all_runs.parquet",
+        "results/tables/paper_table.md",
+        "results/report/figures.done",
+    ]
+
+
+def _train_patches():
+    b = config["bags"]
+    return 2 * b["n_train"] * b["bag_size"]
+
+
+def _image_side():
+    return slamags_config.expected_image_size(config) or 250
+
+
+def pretrain_mem_mb(wildcards, attempt):
+    """Decoded train images stay in memory: N x 3 x S x S bytes, plus the model and views."""
+    decoded = _train_patches() * 3 * _image_side() ** 2 / 2**20
+    return int(4000 + 1.5 * decoded) * attempt
+
+
+def pretrain_runtime_min(wildcards, attempt):
+    """Minutes, from the GPU throughput measured in BENCHMARKS.md (images/s at 224 px), with margin."""
+    views = 2 * _train_patches() * config["pretrain"]["epochs"]
+    per_s = 1500.0 * (224 / max(_image_side() * config["pretrain"]["crop_fraction"], 1)) ** 2
+    return int(30 + 3 * views / per_s / 60) * attempt
+
+
+def embed_mem_mb(wildcards, attempt):
+    b = config["bags"]
+    cells = 2 * (b["n_train"] + b["n_test"]) * b["bag_size"]
+    return int(4000 + 1.5 * cells * 3 * _image_side() ** 2 / 2**20) * attempt

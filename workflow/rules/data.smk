@@ -1,0 +1,46 @@
+rule dataset:
+    output:
+        "results/data/dataset.json",
+    log:
+        "results/logs/dataset.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/dataset.py"
+
+
+rule index:
+    input:
+        "results/data/dataset.json",
+    output:
+        "results/index/patches.parquet",
+    log:
+        "results/logs/index.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/index.py"
+
+
+rule bags:
+    input:
+        "results/index/patches.parquet",
+    output:
+        "results/bags/wr{wr}/seed{seed}/bags.parquet",
+    log:
+        "results/logs/bags/wr{wr}_seed{seed}.log",
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/bags.py"

@@ -1,0 +1,19 @@
+rule embed:
+    input:
+        encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
+        bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
+        dataset="results/data/dataset.json",
+    output:
+        embeddings="results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet",
+        probe="results/embed/wr{wr}/seed{seed}/{method}/probe.json",
+    log:
+        "results/logs/embed/wr{wr}_seed{seed}_{method}.log",
+    threads: config["pretrain"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=embed_mem_mb,
+        runtime=60,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/embed.py"

@@ -1,0 +1,20 @@
+rule pretrain:
+    input:
+        bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
+        dataset="results/data/dataset.json",
+    output:
+        encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
+        metrics="results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
+    params:
+        ckpt_dir="results/pretrain/wr{wr}/seed{seed}/{method}/.ckpt",
+    log:
+        "results/logs/pretrain/wr{wr}_seed{seed}_{method}.log",
+    threads: config["pretrain"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=pretrain_mem_mb,
+        runtime=pretrain_runtime_min,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/pretrain.py"

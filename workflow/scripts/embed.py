@@ -1,0 +1,6 @@
+from slamags.embed import run_embedding
+from slamags.runner import run_job
+
+run_job(snakemake, run_embedding, cfg=snakemake.config, encoder_path=snakemake.input.encoder,
+        bags_path=snakemake.input.bags, dataset_json=snakemake.input.dataset,
+        out=snakemake.output.embeddings, out_probe=snakemake.output.probe)

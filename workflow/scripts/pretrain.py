@@ -1,0 +1,7 @@
+from slamags.pretrain import run_pretraining
+from slamags.runner import run_job
+
+run_job(snakemake, run_pretraining, cfg=snakemake.config, bags_path=snakemake.input.bags,
+        dataset_json=snakemake.input.dataset, method=snakemake.wildcards.method,
+        out_encoder=snakemake.output.encoder, out_metrics=snakemake.output.metrics,
+        ckpt_dir=snakemake.params.ckpt_dir)
