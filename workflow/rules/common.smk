@@ -13,6 +13,8 @@ SEEDS = config["bags"]["seeds"]
 METHODS = config["pretrain"]["methods"]
 MIL_MODELS = config["mil"]["models"]
 MIL_SEEDS = config["mil"]["seeds"]
+LOW_WR = slamags_config.wr_tag(min(config["bags"]["witness_rates"]))
+FIGURES = ["f1_vs_wr", "topk_vs_wr", "pretrain_loss", "gradient_conflict", "gallery", "embedding_pca"]
 
 
 wildcard_constraints:
@@ -33,11 +35,8 @@ def mil_paths(pattern):
 
 
 def final_outputs():
-    return [
-        "results/tables/all_runs.parquet",
-        "results/tables/paper_table.md",
-        "results/report/figures.done",
-    ]
+    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex"])
+    return tables + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
 
 
 def _train_patches():

@@ -1,9 +1,42 @@
-rule report_placeholder_all_mil:
+rule aggregate:
     input:
-        mil_paths("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"),
+        metrics=mil_paths("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"),
+        probes=run_paths("results/embed/wr{wr}/seed{seed}/{method}/probe.json"),
     output:
-        "results/tables/all_runs.parquet",
-        "results/tables/paper_table.md",
-        "results/report/figures.done",
-    shell:
-        "touch {output}"
+        runs="results/tables/all_runs.parquet",
+        csv="results/tables/paper_table.csv",
+        md=report("results/tables/paper_table.md", caption="../report/paper_table.rst", category="Table"),
+        tex="results/tables/paper_table.tex",
+    log:
+        "results/logs/aggregate.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/aggregate.py"
+
+
+rule figures:
+    input:
+        runs="results/tables/all_runs.parquet",
+        pretrain=expand("results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet", wr=LOW_WR, seed=SEEDS[0], method=METHODS),
+        attention=expand("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{ms}/attention.parquet",
+            wr=LOW_WR, seed=SEEDS[0], method=METHODS, mil=MIL_MODELS[0], ms=MIL_SEEDS[0]),
+        embeddings=expand("results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet", wr=LOW_WR, seed=SEEDS[0], method=METHODS),
+        bags=f"results/bags/wr{LOW_WR}/seed{SEEDS[0]}/bags.parquet",
+        dataset="results/data/dataset.json",
+    output:
+        **{
+            f"{name}_{ext}": (
+                report(f"results/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+                if ext == "png"
+                else f"results/figures/{name}.{ext}"
+            )
+            for name in FIGURES
+            for ext in ("png", "pdf")
+        },
+    log:
+        "results/logs/figures.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/figures.py"

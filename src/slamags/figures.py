@@ -1,0 +1,201 @@
+"""The paper's figures (PNG + PDF, matplotlib, sized for print).
+
+1. ``f1_vs_wr``: bag F1 vs witness rate (log x), a line per method, error bars;
+2. ``topk_vs_wr``: Top-K retrieval recall vs witness rate, same style;
+3. ``pretrain_loss``: each task's pretraining loss per epoch, a panel per method;
+4. ``gradient_conflict``: cosine(g1, g2) and the share of conflicting steps per
+   epoch for ``slam`` and ``slam_ags``;
+5. ``gallery``: per method, the most attended cells of one positive test bag at the
+   lowest witness rate, true abnormal cells framed in red;
+6. ``embedding_pca``: a 2-D PCA of test-cell embeddings per method, by cell class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from slamags.io import atomic_path  # noqa: E402
+from slamags.report import METHOD_ORDER, summarise  # noqa: E402
+
+log = logging.getLogger(__name__)
+plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150})
+
+
+def _colours(methods: Sequence[str]) -> dict[str, tuple]:
+    cmap = plt.get_cmap("tab10")
+    return {m: cmap(METHOD_ORDER.index(m) % 10 if m in METHOD_ORDER else i % 10) for i, m in enumerate(methods)}
+
+
+def _ordered(methods: Sequence[str]) -> list[str]:
+    ms = list(dict.fromkeys(methods))
+    return [m for m in METHOD_ORDER if m in ms] + [m for m in ms if m not in METHOD_ORDER]
+
+
+def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[str]:
+    """Write ``stem.png`` and ``stem.pdf`` atomically; return the paths."""
+    out = []
+    for ext in ("png", "pdf"):
+        path = f"{stem}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight")
+        out.append(path)
+    plt.close(fig)
+    return out
+
+
+def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> list[str]:
+    summary = summarise(runs)
+    mils = sorted(summary["mil"].unique())
+    fig, axes = plt.subplots(1, len(mils), figsize=(3.4 * len(mils), 2.8), squeeze=False, sharey=True)
+    methods = _ordered(summary["method"])
+    col = _colours(methods)
+    for ax, mil in zip(axes[0], mils):
+        for m in methods:
+            d = summary[(summary["mil"] == mil) & (summary["method"] == m)].sort_values("wr")
+            if d.empty:
+                continue
+            ax.errorbar(d["wr"] * 100, d[f"{metric}_mean"], yerr=d[f"{metric}_std"], label=m, color=col[m],
+                        marker="o", ms=3, lw=1.2 if m != "slam_ags" else 2.2, capsize=2)
+        ax.set_xscale("log")
+        ax.set_xlabel("witness rate (%)")
+        ax.set_title(mil)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save(fig, stem)
+
+
+def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    """``metrics``: method -> its metrics.parquet table (one simulation)."""
+    methods = [m for m in _ordered(list(metrics)) if m != "random"]
+    n = max(1, len(methods))
+    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.4), squeeze=False)
+    for ax, m in zip(axes[0], methods):
+        df = metrics[m]
+        for c in [c for c in df.columns if c.startswith("loss_")]:
+            ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:])
+        ax.set_title(m)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=6, frameon=False)
+    axes[0][0].set_ylabel("loss")
+    return save(fig, stem)
+
+
+def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.4, 2.5))
+    col = _colours(list(metrics))
+    for m in ("slam", "slam_ags"):
+        if m not in metrics or "cos_mean" not in metrics[m]:
+            continue
+        df = metrics[m]
+        a1.plot(df["epoch"], df["cos_mean"], marker="o", ms=3, color=col[m], label=f"{m} mean")
+        a1.plot(df["epoch"], df["cos_min"], ls="--", color=col[m], label=f"{m} min")
+        a2.plot(df["epoch"], df["conflict_fraction"] * 100, marker="o", ms=3, color=col[m], label=m)
+    a1.axhline(0, color="grey", lw=0.6)
+    a1.set_ylabel("cosine(g_similarity, g_NT-Xent)")
+    a2.set_ylabel("steps in conflict (%)")
+    a2.set_ylim(-2, 102)
+    for a in (a1, a2):
+        a.set_xlabel("epoch")
+        a.legend(fontsize=6, frameon=False)
+    return save(fig, stem)
+
+
+def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
+            stem: str) -> list[str]:
+    """Top-``n`` attended cells of the same positive test bag for each method; witnesses framed red."""
+    methods = _ordered(list(attention))
+    first = attention[methods[0]]
+    pos_bags = sorted(first.loc[first["bag_label"] == 1, "bag_id"].unique())
+    bag = pos_bags[0] if pos_bags else sorted(first["bag_id"].unique())[0]
+    fig, axes = plt.subplots(len(methods), n, figsize=(n * 0.62, len(methods) * 0.72), squeeze=False)
+    for r, m in enumerate(methods):
+        d = attention[m]
+        d = d[d["bag_id"] == bag].sort_values(["attention", "patch_id"], ascending=[False, True]).head(n)
+        for c in range(n):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for s in ax.spines.values():
+                s.set_visible(False)
+            if c >= len(d):
+                continue
+            row = d.iloc[c]
+            with Image.open(Path(image_root) / paths[row["patch_id"]]) as im:
+                ax.imshow(np.asarray(im.convert("RGB")))
+            if row["instance_label"] == 1:
+                for s in ax.spines.values():
+                    s.set_visible(True)
+                    s.set_color("red")
+                    s.set_linewidth(2)
+        axes[r][0].set_ylabel(m, rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(f"top-{n} attended cells of positive test bag {bag} (red: true abnormal)", fontsize=8)
+    return save(fig, stem)
+
+
+def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str) -> list[str]:
+    """``embeddings``: method -> (X (N, D), cell classes (N,)) of test cells."""
+    from sklearn.decomposition import PCA
+
+    methods = _ordered(list(embeddings))
+    n = len(methods)
+    cols = min(4, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.2 * rows), squeeze=False)
+    classes = sorted({c for _, y in embeddings.values() for c in np.unique(y)})
+    cmap = plt.get_cmap("tab10")
+    for k, m in enumerate(methods):
+        ax = axes[k // cols][k % cols]
+        x, y = embeddings[m]
+        p = PCA(2, random_state=0).fit_transform(x)
+        for i, c in enumerate(classes):
+            sel = y == c
+            ax.scatter(p[sel, 0], p[sel, 1], s=3 if c != classes[0] else 2, alpha=0.7, color=cmap(i), label=c)
+        ax.set_title(m)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    axes[0][-1].legend(fontsize=6, frameon=False, markerscale=3, loc="upper right")
+    return save(fig, stem)
+
+
+def make_figures(all_runs: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
+                 embeddings: Mapping[str, str], bags_path: str, dataset_json: str, out_dir: str,
+                 gallery_size: int = 16) -> list[str]:
+    """Draw every figure of the report into ``out_dir`` (one simulation for figures 3-6)."""
+    import json
+
+    from slamags.embed import read_embeddings
+
+    out = Path(out_dir)
+    runs = pd.read_parquet(all_runs)
+    files = metric_vs_wr(runs, "bag_f1", "bag F1", str(out / "f1_vs_wr"))
+    files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"))
+    pm = {m: pd.read_parquet(p) for m, p in pretrain_metrics.items()}
+    files += pretrain_loss(pm, str(out / "pretrain_loss"))
+    files += gradient_conflict(pm, str(out / "gradient_conflict"))
+    bags = pd.read_parquet(bags_path)
+    root = json.loads(Path(dataset_json).read_text())["root"]
+    paths = dict(zip(bags["patch_id"], bags["path"]))
+    files += gallery({m: pd.read_parquet(p) for m, p in attention.items()}, root, paths, gallery_size,
+                     str(out / "gallery"))
+    test = (bags["split"] == "test").to_numpy()
+    emb = {}
+    for m, p in embeddings.items():
+        _, x = read_embeddings(p, bags)
+        emb[m] = (x[test], bags["cell_class"].to_numpy()[test])
+    files += embedding_pca(emb, str(out / "embedding_pca"))
+    log.info("report: wrote %d figure files to %s", len(files), out)
+    return files

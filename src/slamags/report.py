@@ -1,0 +1,165 @@
+"""The paper's table and figures from the per-run outputs.
+
+Tables (``results/tables/``):
+
+- ``all_runs.parquet``: one row per (wr, seed, method, mil, mil_seed) with every
+  metric and the embedding probe AUC;
+- ``paper_table.{csv,md,tex}``: rows = pretraining methods, column groups =
+  witness rates, cells = bag F1 and Top-K (count and recall) as mean +- std over
+  bag seeds x MIL seeds, the best mean per column in bold, one table per MIL model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from slamags.io import atomic_path, write_parquet, write_text
+
+log = logging.getLogger(__name__)
+METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
+METHOD_ORDER = ["random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags"]
+
+
+def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -> pd.DataFrame:
+    rows = []
+    for f in metric_files:
+        m = json.loads(Path(f).read_text())
+        m.pop("history", None)
+        rows.append(m)
+    runs = pd.DataFrame(rows)
+    probes = []
+    for f in probe_files:
+        parts = Path(f).parts  # .../wr{wr}/seed{seed}/{method}/probe.json
+        p = json.loads(Path(f).read_text())
+        probes.append({"wr": float(parts[-4][2:]), "seed": int(parts[-3][4:]), "method": parts[-2],
+                       "probe_auc": p["probe_auc_test_cells"]})
+    if probes and len(runs):
+        runs = runs.merge(pd.DataFrame(probes), on=["wr", "seed", "method"], how="left")
+    key = ["mil", "wr", "seed", "method", "mil_seed"]
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    if len(runs):
+        runs = runs.assign(_o=runs["method"].map(order)).sort_values(["mil", "wr", "_o", "seed", "mil_seed"],
+                                                                     ascending=[True, False, True, True, True])
+        runs = runs.drop(columns="_o")
+        runs = runs[key + [c for c in runs.columns if c not in key]].reset_index(drop=True)
+    return runs
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof=1; 0 for a single run) over seeds x MIL seeds, per (mil, method, wr)."""
+    g = runs.groupby(["mil", "method", "wr"])
+    out = []
+    for (mil, method, wr), df in g:
+        row: dict[str, Any] = {"mil": mil, "method": method, "wr": wr, "n_runs": len(df)}
+        for col, _ in METRICS:
+            v = df[col].astype(float).dropna()
+            row[f"{col}_mean"] = float(v.mean()) if len(v) else float("nan")
+            row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def best_methods(summary: pd.DataFrame) -> set[tuple[str, float, str, str]]:
+    """(mil, wr, metric, method) of the best mean per column; ties are all bold."""
+    best = set()
+    for (mil, wr), df in summary.groupby(["mil", "wr"]):
+        for col, _ in METRICS:
+            v = df[f"{col}_mean"]
+            if v.notna().any():
+                top = v.max()
+                for method in df.loc[np.isclose(v, top), "method"]:
+                    best.add((mil, wr, col, method))
+    return best
+
+
+def _fmt(mean: float, std: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "n/a"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _methods_in(summary: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(summary["method"]))
+    return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
+
+
+def table_markdown(summary: pd.DataFrame, top_k: int) -> str:
+    best = best_methods(summary)
+    parts = []
+    for mil, df in summary.groupby("mil"):
+        wrs = sorted(df["wr"].unique(), reverse=True)
+        head = ["method"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+                             for _, name in METRICS]
+        lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method in _methods_in(df):
+            cells = [method]
+            for w in wrs:
+                r = df[(df["method"] == method) & (df["wr"] == w)]
+                for col, _ in METRICS:
+                    if r.empty:
+                        cells.append("")
+                        continue
+                    d = 1 if col == "topk_count" else 3
+                    s = _fmt(r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0], d)
+                    cells.append(f"**{s}**" if (mil, w, col, method) in best else s)
+            lines.append("| " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    note = (f"\nMean ± std over bag seeds × MIL seeds. Top-{top_k}: mean number of true abnormal cells among the "
+            f"{top_k} most attended cells of each positive test bag; Top-{top_k} recall divides it by "
+            f"min({top_k}, abnormal cells in the bag). Bold: best mean per column.\n")
+    return "\n\n".join(parts) + "\n" + note
+
+
+def table_latex(summary: pd.DataFrame, top_k: int) -> str:
+    best = best_methods(summary)
+    out = ["% requires \\usepackage{booktabs}"]
+    for mil, df in summary.groupby("mil"):
+        wrs = sorted(df["wr"].unique(), reverse=True)
+        n = len(METRICS)
+        out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{l" + "c" * (n * len(wrs)) + "}", "\\toprule"]
+        out.append(" & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{wr {w * 100:g}\\,\\%}}" for w in wrs) + " \\\\")
+        out.append(" ".join(f"\\cmidrule(lr){{{2 + i * n}-{1 + (i + 1) * n}}}" for i in range(len(wrs))))
+        names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
+        out.append("method & " + " & ".join(names * len(wrs)) + " \\\\")
+        out.append("\\midrule")
+        for method in _methods_in(df):
+            cells = [method.replace("_", "\\_")]
+            for w in wrs:
+                r = df[(df["method"] == method) & (df["wr"] == w)]
+                for col, _ in METRICS:
+                    if r.empty:
+                        cells.append("")
+                        continue
+                    d = 1 if col == "topk_count" else 3
+                    m, s = r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0]
+                    txt = "n/a" if math.isnan(m) else f"{m:.{d}f} $\\pm$ {s:.{d}f}"
+                    cells.append(f"\\textbf{{{txt}}}" if (mil, w, col, method) in best else txt)
+            out.append(" & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(out)
+
+
+def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
+    out = Path(out_dir)
+    write_parquet(runs, out / "all_runs.parquet")
+    summary = summarise(runs)
+    best = best_methods(summary)
+    csv = summary.assign(best_f1=[(r.mil, r.wr, "bag_f1", r.method) in best for r in summary.itertuples()])
+    with atomic_path(out / "paper_table.csv") as tmp:
+        csv.to_csv(tmp, index=False)
+    write_text(table_markdown(summary, top_k), out / "paper_table.md")
+    write_text(table_latex(summary, top_k), out / "paper_table.tex")
+    return summary
+
+
+def aggregate(metric_files: Sequence[str], probe_files: Sequence[str], out_dir: str, top_k: int) -> None:
+    runs = collect_runs(metric_files, probe_files)
+    write_tables(runs, out_dir, top_k)
+    log.info("report: %d runs aggregated into %s", len(runs), out_dir)
