@@ -2,12 +2,14 @@
 # Run:   snakemake --cores all                      (default: synthetic data, CPU)
 #        snakemake --cores all --configfile configs/paper.yaml   (paper scale)
 #        snakemake --profile profiles/slurm          (SLURM cluster)
+import os
+
 from snakemake.utils import min_version
 
 min_version("8.10")
 
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -107,6 +107,7 @@ def build_index(root: str | os.PathLike[str], out: str | os.PathLike[str],
         merged.loc[todo, ["width", "height", "status"]] = pd.DataFrame(
             results, columns=["width", "height", "status"], index=merged.index[todo])
     merged["expected"] = exp_val
+    merged["status"] = merged["status"].astype(str)
     merged["width"] = merged["width"].astype("int32")
     merged["height"] = merged["height"].astype("int32")
     merged["patch_id"] = merged["path"].str.replace(r"\.[^./]+$", "", regex=True)

@@ -129,7 +129,7 @@ class Trainer:
             raise SlamagsError(f"pretrain method {s.method!r} is unknown; choose one of {', '.join(METHODS)}")
         self.s, self.device, self.ckpt = s, device, ckpt
         self.images = images
-        self.bag_labels = torch.as_tensor(bag_labels, dtype=torch.long)
+        self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], s.crop_fraction)
         torch.manual_seed(s.seed)
         self.model = Encoder().to(device)

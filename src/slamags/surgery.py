@@ -48,7 +48,7 @@ def gram(task_grads: list[Grads]) -> torch.Tensor:
     rows: list[list[torch.Tensor]] = [[None] * t for _ in range(t)]  # type: ignore[list-item]
     for i in range(t):
         for j in range(i, t):
-            d = torch.stack([torch.dot(a.reshape(-1).float(), b.reshape(-1).float())
+            d = torch.stack([torch.dot(a.reshape(-1), b.reshape(-1)).double()
                              for a, b in zip(task_grads[i], task_grads[j])]).sum().double()
             rows[i][j] = rows[j][i] = d
     return torch.stack([torch.stack(r) for r in rows])
@@ -95,7 +95,7 @@ def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generato
     norm_sum = torch.sqrt(torch.clamp(ones @ g @ ones, min=0.0))
     norm_pc = torch.sqrt(torch.clamp(w @ g @ w, min=0.0))
     scale = norm_sum / (norm_pc + EPS) if rescale else torch.ones((), dtype=g.dtype, device=g.device)
-    coef = (w * scale).float()
+    coef = w * scale
     out = []
     for p in range(len(task_grads[0])):
         acc = task_grads[0][p] * coef[0].to(task_grads[0][p].dtype)

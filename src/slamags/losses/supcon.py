@@ -8,13 +8,20 @@ positives of anchor ``i`` are ``P(i) = {p != i : y_p = y_i}`` and::
 
 Anchors with no positive are skipped. The *similarity* objective of SLAM-AGS is
 SupCon with all labels equal, applied to patches of negative bags: every cell of
-a negative slide is normal, so all of them are pulled together.
+a negative slide is normal, so all of them are pulled together. With all labels
+equal every other view is a positive, so the loss is bounded below by
+``log(2N - 1)`` (reached when all similarities in the batch are equal);
+:func:`similarity_loss` reports it minus that bound, so that 0 is the optimum
+and values compare across batch sizes. A constant shift leaves the gradient
+unchanged.
 
 Shapes: ``z_a, z_b``: ``(N, D)``, ``labels``: ``(N,)``; scalar result; ``N = 0``
 gives a graph-connected zero.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -37,5 +44,7 @@ def supcon(z_a: torch.Tensor, z_b: torch.Tensor, labels: torch.Tensor, temperatu
 
 
 def similarity_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    """SupCon with all labels equal: pull every negative-bag patch together."""
-    return supcon(z_a, z_b, torch.zeros(z_a.shape[0], dtype=torch.long, device=z_a.device), temperature)
+    """SupCon with all labels equal, minus its lower bound ``log(2N - 1)``: pull every negative-bag patch together."""
+    n = z_a.shape[0]
+    loss = supcon(z_a, z_b, torch.zeros(n, dtype=torch.long, device=z_a.device), temperature)
+    return loss - math.log(2 * n - 1) if n > 0 else loss

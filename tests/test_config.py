@@ -1,0 +1,50 @@
+import pytest
+
+from conftest import REPO, load_config, snakemake
+from slamags import SlamagsError
+from slamags.config import validate
+
+
+@pytest.mark.parametrize("override,expect", [
+    ({"pretrain": {"methods": ["simclr", "slam_agz"]}}, "pretrain.methods.1: 'slam_agz' is not allowed; choose one of random"),
+    ({"bags": {"witness_rates": [0.1, 1.5]}}, "bags.witness_rates.1"),
+    ({"bags": {"witness_rates": [0.0]}}, "bags.witness_rates.0"),
+    ({"bags": {"witness_rates": [0.001]}}, "raise bags.bag_size to at least 500"),
+    ({"bags": {"bag_size": "big"}}, "bags.bag_size: 'big' is not of type 'integer'"),
+    ({"mil": {"models": ["transmil"]}}, "mil.models.0: 'transmil' is not allowed; choose one of pamil, abmil"),
+    ({"pretrain": {"epochs": 0}}, "pretrain.epochs: 0 is less than the minimum of 1"),
+    ({"dataset": {"kind": "tcia", "root": None}}, "dataset.root: required for dataset.kind=tcia"),
+    ({"dataset": {"kind": "folder", "root": "/nonexistent/cells"}}, "folder /nonexistent/cells does not exist"),
+    ({"dataset": {"positive_classes": ["LYT"]}}, "both negative and positive"),
+    ({"dataset": {"positive_classes": ["MON"]}}, "dataset.positive_classes: MON not generated"),
+    ({"pretrain": {"epoch": 3}}, "unknown key(s) epoch; allowed:"),
+])
+def test_bad_values_give_one_line_naming_the_key(override, expect):
+    with pytest.raises(SlamagsError) as e:
+        validate(load_config(**override))
+    assert expect in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_class_folder_is_named(tmp_path):
+    (tmp_path / "LYT").mkdir()
+    (tmp_path / "MON").mkdir()
+    with pytest.raises(SlamagsError, match=r"class folder\(s\) BLA not in .*found: LYT, MON"):
+        validate(load_config(dataset={"kind": "folder", "root": str(tmp_path)}))
+
+
+def test_shipped_configs_are_valid():
+    for name in ("config.yaml", "tiny.yaml"):
+        validate(load_config(name))
+    validate(load_config("paper.yaml"), check_paths=False)
+
+
+def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pretrain:\n  methods: [simclr, slam_agz]\n")
+    r = snakemake(tmp_path, "--cores", "1", "--configfile", str(bad), "-n")
+    assert r.returncode != 0
+    lines = [l for l in r.stderr.splitlines() if "slam_agz" in l]
+    assert lines == ["error: config key pretrain.methods.1: 'slam_agz' is not allowed; choose one of random, "
+                     "simclr, weak, supcon_bag, similarity, slam, slam_ags"], r.stderr
+    assert not (tmp_path / "results").exists()

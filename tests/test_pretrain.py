@@ -1,0 +1,151 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import load_config
+from slamags.bags import simulate
+from slamags.embed import embed_images, linear_probe_auc
+from slamags.images import load_images
+from slamags.index import build_index
+from slamags.model import load_encoder
+from slamags.pretrain import METHODS, TASK_NAMES, Batches, Trainer, TrainSettings, lr_factor
+
+
+def settings(method, **kw):
+    base = dict(method=method, epochs=8, warmup_epochs=0, batch_size=48, lr=0.02, momentum=0.9,
+                weight_decay=1e-4, temperature=0.07, crop_fraction=0.875, seed=0, threads=2)
+    base.update(kw)
+    return TrainSettings(**base)
+
+
+@pytest.fixture(scope="module")
+def train_set(tiny_dataset, tmp_path_factory):
+    d = tmp_path_factory.mktemp("pre")
+    idx = build_index(tiny_dataset, d / "idx.parquet", expected_size=32)
+    bags = simulate(idx, 0.2, 0, 20, 3, 1, ["LYT"], ["BLA"])
+    train = bags[bags["split"] == "train"].reset_index(drop=True)
+    return load_images(tiny_dataset, train["path"].tolist(), 32), train["bag_label"].to_numpy()
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random"])
+def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
+    torch.set_num_threads(2)
+    images, labels = train_set
+    tr = Trainer(settings(method), images, labels, torch.device("cpu"))
+    before = {k: v.detach().clone() for k, v in tr.model.state_dict().items()}
+    tr.run()
+    rows = pd.DataFrame(tr.rows)
+    assert len(rows) == 8 and (rows["images_per_s"] > 0).all()
+    for task in TASK_NAMES[method]:
+        col = rows[f"loss_{task}"]
+        assert np.isfinite(col).all()
+        assert col.iloc[-1] < col.iloc[0], f"{method}: {task} loss did not go down: {col.tolist()}"
+    if method in ("slam", "slam_ags"):
+        assert {"cos_mean", "cos_min", "conflict_fraction", "grad_norm_sum", "grad_norm_projected"} <= set(rows.columns)
+        assert rows["conflict_fraction"].between(0, 1).all() and rows["cos_min"].le(rows["cos_mean"] + 1e-9).all()
+        if method == "slam":
+            assert np.allclose(rows["grad_norm_sum"], rows["grad_norm_projected"])
+    changed = any(not torch.equal(before[k], v) for k, v in tr.model.state_dict().items())
+    assert changed
+
+
+def test_batches_mix_positives_and_negatives_in_ratio_without_replacement():
+    pos, neg = np.arange(0, 30), np.arange(30, 130)
+    batches = Batches(pos, neg, 26).epoch(torch.Generator().manual_seed(0))
+    seen = np.concatenate([np.r_[p, n] for p, n in batches])
+    assert sorted(seen.tolist()) == list(range(130))                      # each patch once per epoch
+    for p, n in batches:
+        assert len(p) + len(n) <= 26
+        assert abs(len(p) / (len(p) + len(n)) - 30 / 130) < 0.1          # ratio of the counts
+
+
+def test_learning_rate_schedule_warms_up_then_decays():
+    f = [lr_factor(e, 10, 150) for e in range(150)]
+    assert f[0] == pytest.approx(1 / 11) and f[9] == pytest.approx(10 / 11) and f[10] == 1.0
+    assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] < 0.01
+
+
+def test_weak_supervision_learns_cells_at_witness_rate_100(tiny_dataset, tmp_path):
+    """At wr = 100 % the bag label is the cell label, so weak supervision must learn the cells."""
+    torch.set_num_threads(2)
+    from slamags.synth import generate
+
+    idx = build_index(tiny_dataset, tmp_path / "idx.parquet", expected_size=32)
+    bags = simulate(idx, 1.0, 0, 15, 3, 1, ["LYT"], ["BLA"])
+    train = bags[bags["split"] == "train"].reset_index(drop=True)
+    images = load_images(tiny_dataset, train["path"].tolist(), 32)
+    held = tmp_path / "held"
+    generate(held, {"LYT": 100, "BLA": 100}, 32, seed=99)
+    hidx = build_index(held, tmp_path / "h.parquet", expected_size=32)
+    himg = load_images(held, hidx["path"].tolist(), 32)
+    y = (hidx["cell_class"] == "BLA").to_numpy().astype(int)
+    aucs = {}
+    for method in ("random", "weak"):
+        tr = Trainer(settings(method, epochs=8, lr=0.02), images, train["bag_label"].to_numpy(), torch.device("cpu"))
+        model = tr.run()
+        aucs[method] = linear_probe_auc(embed_images(model, himg, tr.crop), y)
+    assert aucs["weak"] > 0.9, aucs
+    assert aucs["weak"] >= aucs["random"], aucs
+
+
+def _cli_pretrain(cfg_path, bags, dataset, out, ckpt):
+    return [sys.executable, "-m", "slamags.cli", "pretrain", "--config", str(cfg_path), "--bags", str(bags),
+            "--dataset", str(dataset), "--method", "slam_ags", "--encoder", str(out / "encoder.pt"),
+            "--metrics", str(out / "metrics.parquet"), "--ckpt-dir", str(ckpt)]
+
+
+def test_sigkilled_training_resumes_to_bit_equal_weights(tiny_dataset, tmp_path):
+    """Kill a real training process mid-epoch; the rerun resumes and ends equal to an uninterrupted run."""
+    import yaml
+
+    cfg = load_config("tiny.yaml", pretrain={"epochs": 6, "batch_size": 16, "threads": 1})
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    idx = build_index(tiny_dataset, tmp_path / "idx.parquet", expected_size=32)
+    simulate(idx, 0.2, 0, 20, 3, 1, ["LYT"], ["BLA"]).to_parquet(tmp_path / "bags.parquet")
+    ds = tmp_path / "dataset.json"
+    ds.write_text(json.dumps({"kind": "synthetic", "root": str(tiny_dataset), "image_size": 32}))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+
+    ref = tmp_path / "ref"
+    subprocess.run(_cli_pretrain(cfg_path, tmp_path / "bags.parquet", ds, ref, ref / "ckpt"), check=True, env=env,
+                   capture_output=True)
+
+    run = tmp_path / "run"
+    ckpt = run / "ckpt" / "last.pt"
+    proc = subprocess.Popen(_cli_pretrain(cfg_path, tmp_path / "bags.parquet", ds, run, run / "ckpt"), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert ckpt.exists(), "no checkpoint written"
+    time.sleep(0.3)  # now inside a later epoch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "encoder.pt").exists()
+    done_before = torch.load(ckpt, weights_only=False)["epoch"] + 1
+    assert 1 <= done_before < 6
+    r = subprocess.run(_cli_pretrain(cfg_path, tmp_path / "bags.parquet", ds, run, run / "ckpt"), env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"resumed from {ckpt} after epoch {done_before}/6" in r.stderr
+    assert r.stderr.count("pretrain slam_ags epoch") == 6 - done_before      # finished epochs are not redone
+    a, _ = load_encoder(ref / "encoder.pt")
+    b, meta = load_encoder(run / "encoder.pt")
+    for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(va, vb), k
+    assert meta["method"] == "slam_ags" and meta["epochs"] == 6
+    m = pd.read_parquet(run / "metrics.parquet")
+    assert m["epoch"].tolist() == [1, 2, 3, 4, 5, 6]
+    pd.testing.assert_frame_equal(m.drop(columns=["seconds", "images_per_s"]),
+                                  pd.read_parquet(ref / "metrics.parquet").drop(columns=["seconds", "images_per_s"]))
+    assert not ckpt.exists()  # the checkpoint is removed once the outputs exist

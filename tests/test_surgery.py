@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from slamags.surgery import adaptive_gradient_surgery, gram, plain_sum
+
+
+def as_list(*vecs):
+    """Each task's gradient as two 'parameters' (a 2-vector split 1 + 1) to exercise the per-parameter path."""
+    return [[torch.tensor([v[0]], dtype=torch.float64), torch.tensor([v[1]], dtype=torch.float64)] for v in vecs]
+
+
+def flat(gs):
+    return torch.cat([g.reshape(-1) for g in gs])
+
+
+def reference_ags(task_grads, orders):
+    """The textbook algorithm on flattened float64 vectors, with explicit ifs."""
+    g = [flat(t).double() for t in task_grads]
+    projected = []
+    for i, gi in enumerate(g):
+        v = gi.clone()
+        for j in orders[i]:
+            d = float(v @ g[j])
+            if d < 0:
+                v = v - d / float(g[j] @ g[j]) * g[j]
+        projected.append(v)
+    pc = sum(projected)
+    target = torch.linalg.vector_norm(sum(g))
+    return pc * target / torch.linalg.vector_norm(pc)
+
+
+def test_two_conflicting_gradients_give_the_analytic_result():
+    g1, g2 = np.array([1.0, 0.0]), np.array([-1.0, 1.0])   # dot = -1: conflict
+    out, st = adaptive_gradient_surgery(as_list(g1, g2))
+    p1 = g1 - (-1.0 / 2.0) * g2                             # [0.5, 0.5]
+    p2 = g2 - (-1.0 / 1.0) * g1                             # [0, 1]
+    pc = p1 + p2                                            # [0.5, 1.5]
+    expected = pc / np.linalg.norm(pc) * np.linalg.norm(g1 + g2)
+    assert flat(out).numpy() == pytest.approx(expected, abs=1e-12)
+    assert st.conflict.item() == 1.0
+    assert st.cosine.item() == pytest.approx(-1 / np.sqrt(2))
+    assert st.norm_sum.item() == pytest.approx(1.0)
+    assert st.norm_projected.item() == pytest.approx(np.linalg.norm(pc))
+
+
+def test_non_conflicting_gradients_are_untouched():
+    g1, g2 = np.array([1.0, 2.0]), np.array([0.5, -0.1])   # dot = 0.3 > 0
+    out, st = adaptive_gradient_surgery(as_list(g1, g2))
+    assert flat(out).numpy() == pytest.approx(g1 + g2, abs=1e-12)
+    assert st.conflict.item() == 0.0
+
+
+def test_orthogonal_and_zero_gradients():
+    out, _ = adaptive_gradient_surgery(as_list([1.0, 0.0], [0.0, 3.0]))
+    assert flat(out).numpy() == pytest.approx([1.0, 3.0])
+    out, _ = adaptive_gradient_surgery(as_list([0.0, 0.0], [2.0, -1.0]))   # an empty task contributes nothing
+    assert flat(out).numpy() == pytest.approx([2.0, -1.0])
+    out, _ = adaptive_gradient_surgery(as_list([1.0, 1.0], [-1.0, -1.0]))  # exact opposites: sum is zero
+    assert flat(out).numpy() == pytest.approx([0.0, 0.0], abs=1e-9)
+
+
+def test_three_tasks_follow_the_random_order():
+    gen = torch.Generator().manual_seed(5)
+    vecs = [np.array([1.0, 0.2, 0.0]), np.array([-0.8, 1.0, 0.1]), np.array([0.1, -1.0, 0.9])]
+    grads = [[torch.tensor(v)] for v in vecs]
+    state = gen.get_state()
+    out, _ = adaptive_gradient_surgery(grads, gen)
+    gen.set_state(state)
+    orders = []
+    for i in range(3):
+        others = [j for j in range(3) if j != i]
+        orders.append([others[k] for k in torch.randperm(2, generator=gen).tolist()])
+    assert flat(out).numpy() == pytest.approx(reference_ags(grads, orders).numpy(), rel=1e-10)
+
+
+def test_output_norm_equals_norm_of_plain_sum_and_matches_float64_reference_on_resnet18():
+    torch.manual_seed(0)
+    model = resnet18(weights=None, num_classes=8)
+    params = [p for p in model.parameters()]
+    x = torch.randn(4, 3, 32, 32)
+    out = model(x)
+    l1 = out[:, :4].pow(2).mean()
+    l2 = -out[:, :4].mean() + out[:, 4:].abs().mean()
+    g1 = list(torch.autograd.grad(l1, params, retain_graph=True))
+    g2 = list(torch.autograd.grad(l2, params))
+    dot = float(flat(g1).double() @ flat(g2).double())
+    gen = torch.Generator().manual_seed(0)
+    combined, st = adaptive_gradient_surgery([g1, g2], gen)
+    ref = reference_ags([g1, g2], [[1], [0]])
+    got = flat(combined).double()
+    assert [c.shape for c in combined] == [p.shape for p in params]
+    assert torch.linalg.vector_norm(got).item() == pytest.approx(torch.linalg.vector_norm(flat(g1).double() + flat(g2).double()).item(), rel=1e-5)
+    assert torch.allclose(got, ref, rtol=1e-4, atol=1e-7 * ref.abs().max().item())
+    assert st.conflict.item() == float(dot < 0)
+    if dot < 0:  # surgery changed the direction
+        assert not torch.allclose(got, flat(g1).double() + flat(g2).double(), rtol=1e-3)
+
+
+def test_random_gradients_match_reference_in_both_regimes():
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        shapes = [(3, 4), (5,), (2, 2, 2)]
+        g1 = [torch.from_numpy(rng.normal(size=s)) for s in shapes]
+        g2 = [torch.from_numpy(rng.normal(size=s)) for s in shapes]
+        out, _ = adaptive_gradient_surgery([g1, g2])
+        ref = reference_ags([g1, g2], [[1], [0]])
+        assert torch.allclose(flat(out).double(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_plain_sum_and_gram():
+    g = as_list([1.0, 2.0], [3.0, -1.0])
+    assert gram(g).numpy() == pytest.approx(np.array([[5.0, 1.0], [1.0, 10.0]]))
+    out, st = plain_sum(g)
+    assert flat(out).numpy() == pytest.approx([4.0, 1.0])
+    assert st.norm_sum.item() == pytest.approx(np.sqrt(17))
+
+
+def test_mismatched_tasks_are_refused():
+    with pytest.raises(ValueError):
+        adaptive_gradient_surgery([[torch.zeros(2)], [torch.zeros(2), torch.zeros(1)]])
