@@ -11,7 +11,7 @@
     h_i = MLP(x_i)                           (D -> 512 -> 256)
     p_k = MLP(P_k)                           prototypes P (k-means of train-bag cells)
     q_i = softmax_k(h_i . p_k / sqrt(256)) p  the prototype context of cell i
-    a_c,i = softmax_i( w_c^T (tanh(V h_i) * sigmoid(U q_i)) )   one attention per class
+    a_c,i = softmax_i( w_c^T (tanh(V h_i) * sigmoid(U h_i + C q_i)) )   one attention per class
     z_c = sum_i a_c,i h_i,  logit_c = v_c . z_c / |v_c|  (weight-normalised per-class heads)
     L = CE + 0.005 * L_clst + 0.005 * L_proto_clst
     L_clst       = mean_i min_k |h_i - p_k|^2   (cells near some prototype)
@@ -52,10 +52,12 @@ class GatedAttention(nn.Module):
         self.u = nn.Linear(dim, hidden)
         self.w = nn.Linear(hidden, n_out)
 
-    def forward(self, h: torch.Tensor, gate_in: torch.Tensor | None = None) -> torch.Tensor:
-        """Attention logits ``(n_out, N)``."""
-        g = torch.sigmoid(self.u(h if gate_in is None else gate_in))
-        return self.w(torch.tanh(self.v(h)) * g).T
+        self.context = nn.Linear(dim, hidden, bias=False)
+
+    def forward(self, h: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        """Attention logits ``(n_out, N)``; ``context`` (e.g. prototype context) enters the gate."""
+        gate = self.u(h) if context is None else self.u(h) + self.context(context)
+        return self.w(torch.tanh(self.v(h)) * torch.sigmoid(gate)).T
 
 
 class ABMIL(nn.Module):
@@ -167,7 +169,7 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
         vl = _eval_loss(model, val)
         history.append({"epoch": epoch + 1, "train_loss": total / len(fit), "val_loss": vl})
         if vl < best_loss:
