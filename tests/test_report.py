@@ -1,0 +1,49 @@
+import json
+
+import pandas as pd
+import pytest
+
+from slamags.report import best_methods, collect_runs, summarise, table_latex, table_markdown, write_tables
+
+
+def runs_table():
+    rows = []
+    f1 = {("slam_ags", 0.1): [0.9, 0.7, 0.8, 1.0], ("simclr", 0.1): [0.6, 0.6, 0.6, 0.6],
+          ("slam_ags", 0.01): [0.7, 0.7, 0.7, 0.7], ("simclr", 0.01): [0.9, 0.5, 0.7, 0.7]}
+    for (method, wr), values in f1.items():
+        for i, v in enumerate(values):
+            rows.append({"mil": "pamil", "wr": wr, "seed": i // 2, "method": method, "mil_seed": i % 2,
+                         "bag_f1": v, "topk_count": 10.0 * v, "topk_recall": v / 2})
+    return pd.DataFrame(rows)
+
+
+def test_means_stds_and_bolding_on_hand_made_runs(tmp_path):
+    s = summarise(runs_table()).set_index(["method", "wr"])
+    assert s.loc[("slam_ags", 0.1), "bag_f1_mean"] == pytest.approx(0.85)
+    assert s.loc[("slam_ags", 0.1), "bag_f1_std"] == pytest.approx(pd.Series([0.9, 0.7, 0.8, 1.0]).std())
+    assert s.loc[("simclr", 0.1), "bag_f1_std"] == 0.0
+    assert s.loc[("slam_ags", 0.1), "n_runs"] == 4
+    best = best_methods(summarise(runs_table()))
+    assert ("pamil", 0.1, "bag_f1", "slam_ags") in best and ("pamil", 0.1, "bag_f1", "simclr") not in best
+    # a tie (both 0.7 mean at wr 1 %) bolds both
+    assert {("pamil", 0.01, "bag_f1", "slam_ags"), ("pamil", 0.01, "bag_f1", "simclr")} <= best
+    md = table_markdown(summarise(runs_table()), top_k=400)
+    assert "**0.850 ± 0.129**" in md and "| simclr | 0.600 ± 0.000 |" in md
+    assert md.index("wr 10 %") < md.index("wr 1 %") and "Top-400 recall" in md
+    tex = table_latex(summarise(runs_table()), top_k=400)
+    assert "\\textbf{0.850 $\\pm$ 0.129}" in tex and "slam\\_ags" in tex
+    write_tables(runs_table(), str(tmp_path), 400)
+    csv = pd.read_csv(tmp_path / "paper_table.csv")
+    assert len(csv) == 4 and csv["best_f1"].sum() == 3
+    assert len(pd.read_parquet(tmp_path / "all_runs.parquet")) == 16
+
+
+def test_collect_runs_joins_the_probe(tmp_path):
+    mfile = tmp_path / "m.json"
+    mfile.write_text(json.dumps({"mil": "abmil", "wr": 0.05, "seed": 1, "method": "slam", "mil_seed": 0,
+                                 "bag_f1": 0.5, "topk_count": 1.0, "topk_recall": 0.2, "history": [1, 2]}))
+    probe = tmp_path / "embed" / "wr0.05" / "seed1" / "slam" / "probe.json"
+    probe.parent.mkdir(parents=True)
+    probe.write_text(json.dumps({"probe_auc_test_cells": 0.77}))
+    runs = collect_runs([str(mfile)], [str(probe)])
+    assert runs.loc[0, "probe_auc"] == 0.77 and "history" not in runs.columns
