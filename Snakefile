@@ -25,6 +25,8 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
+    bags,
+    aggregate,
 
 
 rule all:

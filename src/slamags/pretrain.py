@@ -310,6 +310,8 @@ def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, meth
     train = bags[bags["split"] == "train"].reset_index(drop=True)
     size = int(info["image_size"] or 224)
     device = pick_device()
+    log.info("pretrain %s: CUDA_VISIBLE_DEVICES=%s, torch threads %d", method,
+             os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"), torch.get_num_threads())
     t0 = time.perf_counter()
     images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads),
                          device=device) if method != "random" else torch.empty(0, 3, size, size, dtype=torch.uint8)

@@ -3,7 +3,7 @@ rule dataset:
         "results/data/dataset.json",
     log:
         "results/logs/dataset.log",
-    threads: workflow.cores
+    threads: 4
     resources:
         mem_mb=4000,
         runtime=240,
@@ -20,7 +20,7 @@ rule index:
         "results/index/patches.parquet",
     log:
         "results/logs/index.log",
-    threads: workflow.cores
+    threads: 4
     resources:
         mem_mb=4000,
         runtime=120,

@@ -1,0 +1,113 @@
+"""The workflow on a real single-node SLURM cluster (workflow/slurm/start-cluster.sh), through profiles/slurm."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, snakemake
+
+CONFIGS = [str(REPO / "configs" / "tiny.yaml"), str(REPO / "configs" / "slurm-test.yaml")]
+# this cluster has no accounting database, so the plugin must poll squeue; no account exists
+CLUSTER_ARGS = ["--profile", str(REPO / "profiles" / "slurm"), "--slurm-status-command", "squeue",
+                "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2", "--max-threads", "2"]
+
+
+def _cluster_up() -> bool:
+    if not shutil.which("sinfo"):
+        return False
+    r = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True)
+    return r.returncode == 0 and any(s.strip() in ("idle", "mix", "alloc") for s in r.stdout.split())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def slurm_cluster():
+    if not _cluster_up():
+        if os.environ.get("SLAMAGS_REQUIRE_SLURM") == "1":
+            pytest.fail("no SLURM cluster: run workflow/slurm/start-cluster.sh")
+        pytest.skip("no SLURM cluster here (start one with: sudo bash workflow/slurm/start-cluster.sh)")
+
+
+def jobs_of(workdir: Path) -> pd.DataFrame:
+    """SLURM jobs run in ``workdir``: id, rule (from the plugin's job comment), GPU request, state."""
+    out = subprocess.run(["scontrol", "-o", "show", "job"], capture_output=True, text=True, check=True).stdout
+    rows = []
+    for line in out.splitlines():
+        f = dict(tok.split("=", 1) for tok in line.split() if "=" in tok)
+        if f.get("WorkDir") == str(workdir):
+            rows.append({"jobid": int(f["JobId"]), "comment": f.get("Comment", ""),
+                         "gres": f.get("TresPerJob", "") + f.get("TresPerNode", ""), "state": f["JobState"]})
+    df = pd.DataFrame(rows, columns=["jobid", "comment", "gres", "state"]).sort_values("jobid")
+    return df.assign(rule=df["comment"].str.extract(r"^rule_([a-z_]+?)(?:_wildcards|$)")[0])
+
+
+def test_profile_runs_every_rule_on_slurm_with_gpu_requests(tmp_path):
+    r = snakemake(tmp_path, "--configfile", *CONFIGS, *CLUSTER_ARGS, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = tmp_path / "results"
+    assert (res / "tables/paper_table.md").is_file() and (res / "figures/gallery.png").is_file()
+    for m in ("random", "slam_ags"):
+        assert (res / f"mil/wr0.2/seed0/{m}/abmil/mil_seed0/metrics.json").is_file()
+    jobs = jobs_of(tmp_path)
+    assert set(jobs["rule"]) >= {"dataset", "index", "pretrain", "embed", "mil", "figures"}
+    assert (jobs["state"] == "COMPLETED").all(), jobs
+    gpu_rules = jobs[jobs["rule"].isin(["pretrain", "embed"])]
+    assert len(gpu_rules) == 4 and gpu_rules["gres"].str.contains("gpu:1").all(), jobs
+    assert not jobs[~jobs["rule"].isin(["pretrain", "embed"])]["gres"].str.contains("gpu").any(), jobs
+    log = (res / "logs/pretrain/wr0.2_seed0_slam_ags.log").read_text()
+    assert "CUDA_VISIBLE_DEVICES=0" in log or "CUDA_VISIBLE_DEVICES=1" in log   # set by SLURM for the GPU job
+
+
+def test_a_failing_job_is_reported_as_failed(tmp_path):
+    enc = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
+    r = snakemake(tmp_path, enc, "--configfile", *CONFIGS, *CLUSTER_ARGS, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    path = tmp_path / enc
+    path.write_bytes(path.read_bytes()[:5000])   # a truncated checkpoint: embedding must fail
+    target = "results/embed/wr0.2/seed0/slam_ags/embeddings.parquet"
+    r = snakemake(tmp_path, target, "--configfile", *CONFIGS, *CLUSTER_ARGS, "--retries", "0", timeout=600)
+    assert r.returncode != 0
+    assert "Error in rule embed" in r.stderr
+    assert not (tmp_path / target).exists()
+    log = (tmp_path / "results/logs/embed/wr0.2_seed0_slam_ags.log").read_text()
+    assert f"encoder checkpoint {enc} is corrupt or truncated" in log and "rerun the pretrain rule" in log
+    failed = jobs_of(tmp_path)
+    assert (failed.loc[failed["rule"] == "embed", "state"] == "FAILED").all()
+
+
+def test_scancelled_training_is_retried_and_resumes_from_its_checkpoint(tmp_path):
+    long = tmp_path / "long.yaml"
+    long.write_text("pretrain:\n  epochs: 40\n  batch_size: 16\n")
+    target = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
+    ckpt = tmp_path / "results/pretrain/wr0.2/seed0/slam_ags/.ckpt/last.pt"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), target,
+           "--configfile", *CONFIGS, str(long), *CLUSTER_ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert ckpt.exists(), "the training job wrote no checkpoint"
+        jobs = jobs_of(tmp_path)
+        running = jobs[(jobs["rule"] == "pretrain") & (jobs["state"] == "RUNNING")]
+        assert len(running) == 1, jobs
+        subprocess.run(["scancel", str(running["jobid"].iloc[0])], check=True)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+    assert proc.returncode == 0, out[-4000:]
+    log = (tmp_path / "results/logs/pretrain/wr0.2_seed0_slam_ags.log").read_text()
+    assert "resumed from" in log, log[-3000:]
+    metrics = pd.read_parquet(tmp_path / "results/pretrain/wr0.2/seed0/slam_ags/metrics.parquet")
+    assert metrics["epoch"].tolist() == list(range(1, 41))
+    jobs = jobs_of(tmp_path)
+    states = jobs.loc[jobs["rule"] == "pretrain", "state"].tolist()
+    assert "CANCELLED" in states and states[-1] == "COMPLETED", jobs
