@@ -18,6 +18,8 @@ from slamags.config import validate
     ({"dataset": {"positive_classes": ["LYT"]}}, "both negative and positive"),
     ({"dataset": {"positive_classes": ["MON"]}}, "dataset.positive_classes: MON not generated"),
     ({"pretrain": {"epoch": 3}}, "unknown key(s) epoch; allowed:"),
+    ({"bags": {"bag_size": 500}}, "config key bags: 18 bags per label of 500 cells need 17550 negative cells (LYT), "
+                                  "the dataset has 2000"),
 ])
 def test_bad_values_give_one_line_naming_the_key(override, expect):
     with pytest.raises(SlamagsError) as e:
@@ -30,6 +32,15 @@ def test_missing_class_folder_is_named(tmp_path):
     (tmp_path / "LYT").mkdir()
     (tmp_path / "MON").mkdir()
     with pytest.raises(SlamagsError, match=r"class folder\(s\) BLA not in .*found: LYT, MON"):
+        validate(load_config(dataset={"kind": "folder", "root": str(tmp_path)}))
+
+
+def test_folder_dataset_too_small_for_the_bags_is_caught_before_decoding(tmp_path):
+    for cls, n in (("LYT", 30), ("BLA", 5)):
+        (tmp_path / cls).mkdir()
+        for i in range(n):
+            (tmp_path / cls / f"{cls}_{i:05d}.jpg").write_bytes(b"x")
+    with pytest.raises(SlamagsError, match="need 1746 negative cells \\(LYT\\), the dataset has 30"):
         validate(load_config(dataset={"kind": "folder", "root": str(tmp_path)}))
 
 

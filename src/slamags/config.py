@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,47 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
                     found = sorted(p.name for p in root.iterdir() if p.is_dir())
                     raise SlamagsError(f"config key dataset.{key}: class folder(s) {', '.join(missing)} not in "
                                        f"{root}; found: {', '.join(found) or 'none'}")
+    if check_paths:
+        check_capacity(cfg)
     if "crop_fraction" not in cfg["pretrain"]:
         cfg["pretrain"]["crop_fraction"] = 224 / 250
     return cfg
+
+
+def cells_needed(cfg: Config) -> dict[str, int]:
+    """Cells one bag simulation draws, per side, at the most demanding witness rate."""
+    b = cfg["bags"]
+    n_bags = b["n_train"] + b["n_test"]
+    k_max = max(witness_count(w, b["bag_size"]) for w in b["witness_rates"])
+    k_min = min(witness_count(w, b["bag_size"]) for w in b["witness_rates"])
+    return {"negative": n_bags * (2 * b["bag_size"] - k_min), "positive": n_bags * k_max}
+
+
+def _count_images(folder: Path) -> int:
+    from slamags.index import IMAGE_SUFFIXES
+
+    return sum(1 for _, _, files in os.walk(folder) for f in files
+               if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES)
+
+
+def check_capacity(cfg: Config) -> None:
+    """Fail early when the dataset cannot hold the requested bags (counting files, not decoding them)."""
+    ds = cfg["dataset"]
+    if ds["kind"] == "synthetic":
+        have = {side: sum(cfg["synthetic"]["counts"].get(c, 0) for c in ds[f"{side}_classes"])
+                for side in ("negative", "positive")}
+    elif ds.get("root") and Path(ds["root"]).is_dir():
+        root = Path(ds["root"])
+        have = {side: sum(_count_images(root / c) for c in ds[f"{side}_classes"]) for side in ("negative", "positive")}
+    else:
+        return
+    for side, need in cells_needed(cfg).items():
+        if have[side] < need:
+            b = cfg["bags"]
+            raise SlamagsError(
+                f"config key bags: {b['n_train'] + b['n_test']} bags per label of {b['bag_size']} cells need "
+                f"{need} {side} cells ({'+'.join(ds[f'{side}_classes'])}), the dataset has {have[side]}; "
+                "lower bags.bag_size/n_train/n_test or use more data")
 
 
 def load(path: str | Path, check_paths: bool = True) -> Config:

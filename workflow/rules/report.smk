@@ -10,7 +10,7 @@ rule aggregate:
     log:
         "results/logs/aggregate.log",
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/aggregate.py"
 
@@ -37,6 +37,6 @@ rule figures:
     log:
         "results/logs/figures.log",
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/report.yaml"
     script:
         "../scripts/figures.py"

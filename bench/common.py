@@ -1,0 +1,37 @@
+"""Shared set-up of the benchmarks: a generated cell tree and a results writer."""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from slamags.index import build_index
+from slamags.synth import generate
+
+
+def cell_tree(n: int, size: int, workdir: str | None = None) -> tuple[Path, list[str], list[int]]:
+    """``n`` generated cells (half LYT, half BLA) at ``size`` px; returns root, relative paths, labels."""
+    root = Path(workdir or tempfile.mkdtemp(prefix="slamags-bench-")) / f"cells{size}_{n}"
+    if not root.exists():
+        generate(root, {"LYT": n - n // 2, "BLA": n // 2}, size, seed=0, workers=torch.get_num_threads())
+    idx = build_index(root, root.parent / f"index{size}_{n}.parquet", expected_size=size)
+    return root, idx["path"].tolist(), (idx["cell_class"] == "BLA").astype(int).tolist()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def write(result: dict[str, Any], out: str | None) -> None:
+    text = json.dumps(result, indent=2)
+    print(text)
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text + "\n")
