@@ -27,6 +27,7 @@ localrules:
     all,
     bags,
     aggregate,
+    data_quality,
 
 
 rule all:

@@ -1,33 +1,11 @@
 from __future__ import annotations
 
-import copy
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-
-
-def load_config(name: str = "config.yaml", **overrides) -> dict:
-    """The default config with a file from configs/ merged over it (as --configfile does)."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    if name != "config.yaml":
-        _merge(cfg, yaml.safe_load((REPO / "configs" / name).read_text()))
-    _merge(cfg, overrides)
-    return cfg
-
-
-def _merge(base: dict, over: dict) -> None:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +16,3 @@ def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tiny") / "cells"
     generate(root, {"LYT": 260, "BLA": 60, "NGS": 10, "EBO": 10}, 32, seed=0, workers=2)
     return root
-
-
-def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real snakemake CLI on this repository's Snakefile in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import load_config
+from helpers import load_config
 from slamags.bags import simulate
 from slamags.embed import embed_images, linear_probe_auc
 from slamags.images import load_images

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 
 CONFIGS = [str(REPO / "configs" / "tiny.yaml"), str(REPO / "configs" / "slurm-test.yaml")]
 # this cluster has no accounting database, so the plugin must poll squeue; no account exists

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from conftest import REPO, snakemake
+from helpers import REPO, snakemake
 from slamags.embed import read_embeddings
 
 TINY = str(REPO / "configs" / "tiny.yaml")

@@ -49,8 +49,13 @@ def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device 
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, Exception) as e:  # noqa: BLE001
         raise SlamagsError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); {fix}") from e
     if not isinstance(ckpt, dict) or ckpt.get("arch") != ARCH or "state_dict" not in ckpt:
-        arch = ckpt.get("arch") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise SlamagsError(f"encoder checkpoint {path} holds architecture {arch!r}, expected {ARCH!r}; {fix}")
+        if isinstance(ckpt, dict) and "arch" in ckpt:
+            what = f"architecture {ckpt['arch']!r}"
+        elif isinstance(ckpt, dict):
+            what = "an untagged state_dict (not written by slamags)"
+        else:
+            what = f"a {type(ckpt).__name__}"
+        raise SlamagsError(f"encoder checkpoint {path} holds {what}, expected {ARCH!r}; {fix}")
     model = Encoder()
     try:
         model.load_state_dict(ckpt["state_dict"])

@@ -163,3 +163,26 @@ def aggregate(metric_files: Sequence[str], probe_files: Sequence[str], out_dir: 
     runs = collect_runs(metric_files, probe_files)
     write_tables(runs, out_dir, top_k)
     log.info("report: %d runs aggregated into %s", len(runs), out_dir)
+
+
+def data_quality(index_path: str, out_csv: str, out_md: str) -> pd.DataFrame:
+    """Index status counts per cell class: what was usable and what was left out, and why."""
+    from slamags.index import STATUSES
+
+    idx = pd.read_parquet(index_path)
+    table = pd.crosstab(idx["cell_class"], idx["status"]).reindex(columns=list(STATUSES), fill_value=0)
+    table["total"] = table.sum(axis=1)
+    table.loc["all"] = table.sum()
+    table = table.reset_index().rename(columns={"index": "cell_class"})
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    head = "| " + " | ".join(table.columns) + " |"
+    lines = [head, "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    bad = idx[idx["status"] != "ok"]
+    lines += ["", f"{len(bad)} of {len(idx)} files are not used downstream."]
+    lines += [f"- `{r.path}`: {r.status}" for r in bad.head(50).itertuples()]
+    if len(bad) > 50:
+        lines.append(f"- ... and {len(bad) - 50} more (see results/index/patches.parquet)")
+    write_text("\n".join(lines) + "\n", out_md)
+    return table

@@ -35,7 +35,7 @@ def mil_paths(pattern):
 
 
 def final_outputs():
-    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex"])
+    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex", "data_quality.csv", "data_quality.md"])
     return tables + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
 
 

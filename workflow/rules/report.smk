@@ -40,3 +40,17 @@ rule figures:
         "../../envs/report.yaml"
     script:
         "../scripts/figures.py"
+
+
+rule data_quality:
+    input:
+        "results/index/patches.parquet",
+    output:
+        csv="results/tables/data_quality.csv",
+        md=report("results/tables/data_quality.md", caption="../report/data_quality.rst", category="Table"),
+    log:
+        "results/logs/data_quality.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/data_quality.py"

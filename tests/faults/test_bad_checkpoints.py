@@ -1,0 +1,99 @@
+"""Fault 6: broken or foreign checkpoints and mismatched embedding files give one line naming the file and the fix."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+from torchvision.models import resnet18
+
+from helpers import REPO, load_config, snakemake
+from slamags import SlamagsError
+from slamags.embed import read_embeddings, run_embedding, write_embeddings
+from slamags.mil import run_mil
+from slamags.model import ARCH, Encoder, load_encoder, save_encoder
+
+
+@pytest.fixture(scope="module")
+def tiny_run_dir(tmp_path_factory):
+    """Data, bags and a random encoder of the tiny config, made by the real workflow."""
+    work = tmp_path_factory.mktemp("ckpt")
+    r = snakemake(work, "results/pretrain/wr0.2/seed0/random/encoder.pt", "--cores", "2", "--configfile",
+                  str(REPO / "configs/tiny.yaml"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return work
+
+
+def test_truncated_encoder(tmp_path, tiny_run_dir, faults):
+    bad = tmp_path / "encoder.pt"
+    data = (tiny_run_dir / "results/pretrain/wr0.2/seed0/random/encoder.pt").read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    faults.bad_inputs()
+    with pytest.raises(SlamagsError) as e:
+        load_encoder(bad)
+    msg = str(e.value)
+    assert msg.startswith(f"encoder checkpoint {bad} is corrupt or truncated (")
+    assert msg.endswith("); delete it and rerun the pretrain rule (snakemake rebuilds it)") and "\n" not in msg
+    faults.survived()
+
+
+@pytest.mark.parametrize("kind", ["plain torchvision state_dict", "other architecture", "wrong shapes"])
+def test_encoder_of_another_architecture(tmp_path, kind, faults):
+    path = tmp_path / "encoder.pt"
+    if kind == "plain torchvision state_dict":
+        torch.save(resnet18(weights=None).state_dict(), path)
+        expect = "holds an untagged state_dict (not written by slamags), expected"
+    elif kind == "other architecture":
+        torch.save({"arch": "resnet50", "state_dict": {}, "meta": {}}, path)
+        expect = "holds architecture 'resnet50', expected"
+    else:
+        sd = Encoder().state_dict()
+        sd["projector.0.weight"] = torch.zeros(128, 512)
+        torch.save({"arch": ARCH, "state_dict": sd, "meta": {}}, path)
+        expect = "does not fit"
+    faults.bad_inputs()
+    with pytest.raises(SlamagsError) as e:
+        load_encoder(path)
+    msg = str(e.value)
+    assert str(path) in msg and expect in msg and "delete it and rerun the pretrain rule" in msg and "\n" not in msg
+    faults.survived()
+
+
+def test_embedding_rows_that_do_not_match_their_bags(tmp_path, tiny_run_dir, faults):
+    res = tiny_run_dir / "results"
+    bags = pd.read_parquet(res / "bags/wr0.2/seed0/bags.parquet")
+    emb_path = tmp_path / "embeddings.parquet"
+    import numpy as np
+
+    write_embeddings(bags.iloc[:-3], np.zeros((len(bags) - 3, 512), np.float32), str(emb_path))
+    faults.bad_inputs()
+    cfg = load_config("tiny.yaml")
+    with pytest.raises(SlamagsError) as e:
+        run_mil(cfg, str(res / "bags/wr0.2/seed0/bags.parquet"), str(emb_path), "abmil", 0,
+                str(tmp_path / "m.json"), str(tmp_path / "a.parquet"))
+    assert str(e.value) == (f"embedding file {emb_path} has {len(bags) - 3} rows that do not match the {len(bags)} "
+                            "cells of its bags.parquet; delete it and rerun the embed rule")
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "a.parquet").exists()
+    emb_path.write_bytes(b"PAR1 garbage")
+    with pytest.raises(SlamagsError, match="is unreadable"):
+        read_embeddings(emb_path)
+    faults.survived()
+
+
+def test_corrupt_encoder_through_the_workflow_names_the_fix(tiny_run_dir, faults):
+    enc = tiny_run_dir / "results/pretrain/wr0.2/seed0/random/encoder.pt"
+    backup = enc.read_bytes()
+    try:
+        enc.write_bytes(backup[:1000])
+        faults.injected()
+        r = snakemake(tiny_run_dir, "results/embed/wr0.2/seed0/random/embeddings.parquet", "--cores", "1",
+                      "--configfile", str(REPO / "configs/tiny.yaml"))
+        assert r.returncode != 0
+        log = (tiny_run_dir / "results/logs/embed/wr0.2_seed0_random.log").read_text()
+        assert "encoder checkpoint results/pretrain/wr0.2/seed0/random/encoder.pt is corrupt or truncated" in log
+        assert "delete it and rerun the pretrain rule" in log
+        assert not (tiny_run_dir / "results/embed/wr0.2/seed0/random/embeddings.parquet").exists()
+        faults.survived()
+    finally:
+        enc.write_bytes(backup)
