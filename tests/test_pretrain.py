@@ -36,16 +36,24 @@ def train_set(tiny_dataset, tmp_path_factory):
     return load_images(tiny_dataset, train["path"].tolist(), 32), train["bag_label"].to_numpy()
 
 
-@pytest.mark.parametrize("method", [m for m in METHODS if m != "random"])
-def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
+def _train(method, train_set):
     torch.set_num_threads(2)
     images, labels = train_set
     tr = Trainer(settings(method), images, labels, torch.device("cpu"))
     before = {k: v.detach().clone() for k, v in tr.model.state_dict().items()}
     tr.run()
+    return tr, before
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "random"])
+def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
+    """Every task loss goes down, except the similarity task of the plain sum (``slam``), see below."""
+    tr, before = _train(method, train_set)
     rows = pd.DataFrame(tr.rows)
     assert len(rows) == 8 and (rows["images_per_s"] > 0).all()
     for task in TASK_NAMES[method]:
+        if method == "slam" and task == "similarity":
+            continue
         col = rows[f"loss_{task}"]
         assert np.isfinite(col).all()
         assert col.iloc[-1] < col.iloc[0], f"{method}: {task} loss did not go down: {col.tolist()}"
@@ -56,6 +64,19 @@ def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
             assert np.allclose(rows["grad_norm_sum"], rows["grad_norm_projected"])
     changed = any(not torch.equal(before[k], v) for k, v in tr.model.state_dict().items())
     assert changed
+
+
+def test_surgery_protects_the_similarity_task_that_the_plain_sum_sacrifices(train_set):
+    """The two task gradients conflict; summed (slam), NT-Xent dominates and the similarity loss does not
+    improve; with adaptive gradient surgery (slam_ags) it goes down, from the same start and batches."""
+    plain, _ = _train("slam", train_set)
+    ags, _ = _train("slam_ags", train_set)
+    p, a = pd.DataFrame(plain.rows), pd.DataFrame(ags.rows)
+    assert p["loss_similarity"].iloc[0] == pytest.approx(a["loss_similarity"].iloc[0], rel=0.05)
+    assert a["loss_similarity"].iloc[-1] < a["loss_similarity"].iloc[0]
+    assert a["loss_similarity"].iloc[-1] < p["loss_similarity"].iloc[-1]
+    assert p["conflict_fraction"].mean() > 0.5          # the tasks do conflict
+    assert p["loss_ntxent"].iloc[-1] < p["loss_ntxent"].iloc[0]
 
 
 def test_batches_mix_positives_and_negatives_in_ratio_without_replacement():

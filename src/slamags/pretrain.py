@@ -15,9 +15,11 @@ method            objective (train bags of one simulation only)
 A batch mixes positive-bag and negative-bag patches in the ratio of their
 counts, drawn without replacement over an epoch. Negative patches' first view is
 the centre crop, the second a random view (rotation p=0.5); positive patches get
-two random views (rotation p=0.8). All views of a batch go through the network in
-one forward pass; two-task methods then take one gradient per task
-(``autograd.grad``) and combine them (:mod:`slamags.surgery`).
+two random views (rotation p=0.8). Single-task methods send all views of a batch
+through the network in one forward pass; two-task methods send each task's views
+in one pass per task (so each task gradient back-propagates through its own
+sub-graph only), take one gradient per task (``autograd.grad``) and combine them
+(:mod:`slamags.surgery`).
 
 The loop checkpoints model, optimiser, scheduler, every random generator, the
 epoch and the metrics rows atomically after each epoch, so a killed job resumes
@@ -214,15 +216,33 @@ class Trainer:
             at += t.shape[0]
         return torch.cat([t for _, t in parts]), where
 
-    def _losses(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> list[torch.Tensor]:
-        x, w = self._views(idx_pos, idx_neg)
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-            h, z = self.model(x)
+            return self.model(x)
+
+    def _losses(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> list[torch.Tensor | None]:
+        """One loss per task; ``None`` for a task with no patch in this batch.
+
+        Two-task methods forward each task's views separately (both views of a task in one
+        pass), so each task gradient back-propagates through its own sub-graph only; one
+        forward over both tasks would couple them through batch norm and double the
+        backward cost.
+        """
+        x, w = self._views(idx_pos, idx_neg)
         tau, m = self.s.temperature, self.s.method
         if m in TWO_TASK:
-            return [similarity_loss(z[w["neg_a"]], z[w["neg_b"]], tau), nt_xent(z[w["pos_a"]], z[w["pos_b"]], tau)]
+            out: list[torch.Tensor | None] = []
+            for a, b, fn in (("neg_a", "neg_b", similarity_loss), ("pos_a", "pos_b", nt_xent)):
+                n = w[a].stop - w[a].start
+                if n == 0:
+                    out.append(None)
+                    continue
+                _, z = self._forward(x[w[a].start:w[b].stop])
+                out.append(fn(z[:n], z[n:], tau))
+            return out
+        h, z = self._forward(x)
         if m == "similarity":
             return [similarity_loss(z[w["neg_a"]], z[w["neg_b"]], tau)]
         labels = torch.cat([self.bag_labels[idx_pos], self.bag_labels[idx_neg]]).to(self.device)
@@ -238,11 +258,13 @@ class Trainer:
         losses = self._losses(idx_pos, idx_neg)
         stats = None
         if len(losses) == 1:
+            assert losses[0] is not None
             losses[0].backward()
         else:
             task_grads = []
-            for k, loss in enumerate(losses):
-                gs = torch.autograd.grad(loss, self.params, retain_graph=k < len(losses) - 1, allow_unused=True)
+            for loss in losses:
+                gs = (torch.autograd.grad(loss, self.params, allow_unused=True) if loss is not None
+                      else [None] * len(self.params))
                 task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
             if self.s.method == "slam_ags":
                 combined, stats = adaptive_gradient_surgery(task_grads, self.gen_surgery)
@@ -251,7 +273,8 @@ class Trainer:
             for p, g in zip(self.params, combined):
                 p.grad = g
         self.opt.step()
-        return [loss.detach() for loss in losses], stats
+        zero = torch.zeros((), device=self.device)
+        return [loss.detach() if loss is not None else zero for loss in losses], stats
 
     # -- the loop ------------------------------------------------------------------
     def run(self) -> Encoder:
