@@ -26,4 +26,7 @@ def faults() -> Faults:
 def pytest_terminal_summary(terminalreporter):
     if TALLY["faults injected"] or TALLY["bad inputs tried"]:
         terminalreporter.write_sep("-", "fault injection")
-        terminalreporter.write_line(", ".join(f"{k}: {v}" for k, v in TALLY.items()))
+        tried = TALLY["faults injected"] + TALLY["bad inputs tried"]
+        terminalreporter.write_line(
+            f"faults injected: {TALLY['faults injected']}, bad inputs tried: {TALLY['bad inputs tried']}, "
+            f"survived as specified: {TALLY['faults survived']} of {tried}")

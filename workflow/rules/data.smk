@@ -1,6 +1,9 @@
 rule dataset:
     output:
         "results/data/dataset.json",
+    params:
+        dataset=config["dataset"],
+        synthetic=config["synthetic"],
     log:
         "results/logs/dataset.log",
     threads: 4
@@ -35,6 +38,8 @@ rule bags:
         "results/index/patches.parquet",
     output:
         "results/bags/wr{wr}/seed{seed}/bags.parquet",
+    params:
+        bags={k: v for k, v in config["bags"].items() if k not in ("witness_rates", "seeds")},
     log:
         "results/logs/bags/wr{wr}_seed{seed}.log",
     resources:

@@ -6,6 +6,8 @@ rule embed:
     output:
         embeddings="results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet",
         probe="results/embed/wr{wr}/seed{seed}/{method}/probe.json",
+    params:
+        embed=config["embed"],
     log:
         "results/logs/embed/wr{wr}_seed{seed}_{method}.log",
     threads: config["pretrain"]["threads"]
