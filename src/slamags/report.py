@@ -15,7 +15,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -79,10 +79,21 @@ def best_methods(summary: pd.DataFrame) -> set[tuple[str, float, str, str]]:
     return best
 
 
-def _fmt(mean: float, std: float, digits: int) -> str:
-    if math.isnan(mean):
-        return "n/a"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], best: set,
+               pm: str, bold: Callable[[str], str]) -> list[str]:
+    """The cells of one method's row: 'mean pm std' per (witness rate, metric), best ones in ``bold``."""
+    cells = []
+    for w in wrs:
+        r = df[(df["method"] == method) & (df["wr"] == w)]
+        for col, _ in METRICS:
+            if r.empty:
+                cells.append("")
+                continue
+            d = 1 if col == "topk_count" else 3
+            m, s = r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0]
+            txt = "n/a" if math.isnan(m) else f"{m:.{d}f} {pm} {s:.{d}f}"
+            cells.append(bold(txt) if (mil, w, col, method) in best else txt)
+    return cells
 
 
 def _methods_in(summary: pd.DataFrame) -> list[str]:
@@ -99,16 +110,7 @@ def table_markdown(summary: pd.DataFrame, top_k: int) -> str:
                              for _, name in METRICS]
         lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in _methods_in(df):
-            cells = [method]
-            for w in wrs:
-                r = df[(df["method"] == method) & (df["wr"] == w)]
-                for col, _ in METRICS:
-                    if r.empty:
-                        cells.append("")
-                        continue
-                    d = 1 if col == "topk_count" else 3
-                    s = _fmt(r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0], d)
-                    cells.append(f"**{s}**" if (mil, w, col, method) in best else s)
+            cells = [method] + _row_cells(df, mil, method, wrs, best, "±", lambda t: f"**{t}**")
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
     note = (f"\nMean ± std over bag seeds × MIL seeds. Top-{top_k}: mean number of true abnormal cells among the "
@@ -131,16 +133,7 @@ def table_latex(summary: pd.DataFrame, top_k: int) -> str:
         out.append("\\midrule")
         for method in _methods_in(df):
             cells = [method.replace("_", "\\_")]
-            for w in wrs:
-                r = df[(df["method"] == method) & (df["wr"] == w)]
-                for col, _ in METRICS:
-                    if r.empty:
-                        cells.append("")
-                        continue
-                    d = 1 if col == "topk_count" else 3
-                    m, s = r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0]
-                    txt = "n/a" if math.isnan(m) else f"{m:.{d}f} $\\pm$ {s:.{d}f}"
-                    cells.append(f"\\textbf{{{txt}}}" if (mil, w, col, method) in best else txt)
+            cells += _row_cells(df, mil, method, wrs, best, "$\\pm$", lambda t: f"\\textbf{{{t}}}")
             out.append(" & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", ""]
     return "\n".join(out)
