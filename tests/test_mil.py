@@ -102,3 +102,18 @@ def test_bag_metrics_hand_computed_and_single_class():
 def test_instance_auc():
     assert instance_auc(np.array([0.9, 0.1, 0.5]), np.array([1, 0, 0])) == 1.0
     assert math.isnan(instance_auc(np.array([0.2, 0.3]), np.array([1, 1])))
+
+
+def test_standardisation_uses_train_cells_only():
+    from slamags.mil import standardise
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(3.0, 5.0, size=(100, 4)).astype(np.float32)
+    emb[:, 3] = 7.0                                     # a constant feature stays finite
+    train = np.arange(100) < 60
+    z = standardise(emb, train)
+    assert np.allclose(z[train, :3].mean(0), 0, atol=1e-5) and np.allclose(z[train, :3].std(0), 1, atol=1e-4)
+    assert np.isfinite(z).all() and np.allclose(z[:, 3], 0)
+    moved = emb.copy()
+    moved[~train] += 100.0                              # test cells do not change the statistics
+    assert np.allclose(standardise(moved, train)[train], z[train])

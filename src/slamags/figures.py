@@ -20,6 +20,7 @@ from typing import Mapping, Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.ticker  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -68,6 +69,10 @@ def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> lis
             ax.errorbar(d["wr"] * 100, d[f"{metric}_mean"], yerr=d[f"{metric}_std"], label=m, color=col[m],
                         marker="o", ms=3, lw=1.2 if m != "slam_ags" else 2.2, capsize=2)
         ax.set_xscale("log")
+        ticks = sorted(summary["wr"].unique() * 100)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("witness rate (%)")
         ax.set_title(mil)
         ax.set_ylim(-0.02, 1.02)

@@ -17,7 +17,8 @@
     L_clst       = mean_i min_k |h_i - p_k|^2   (cells near some prototype)
     L_proto_clst = mean_k min_i |p_k - h_i|^2   (every prototype near some cell)
 
-Both train with Adam, one bag per step. The checkpoint kept is the epoch with the
+Cell embeddings are standardised per feature with the statistics of the TRAIN-bag
+cells. Both train with Adam, one bag per step. The checkpoint kept is the epoch with the
 lowest loss on a validation split carved from the TRAIN bags (stratified by bag
 label), never from the test bags.
 """
@@ -206,6 +207,13 @@ def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int) 
     return m, pd.concat(frames, ignore_index=True)
 
 
+def standardise(emb: np.ndarray, fit_rows: np.ndarray) -> np.ndarray:
+    """Z-score every feature with the mean and std of the TRAIN-bag cells (the test bags are never used)."""
+    mu = emb[fit_rows].mean(0)
+    sd = emb[fit_rows].std(0)
+    return ((emb - mu) / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
+
+
 def run_mil(cfg: dict[str, Any], bags_path: str, embeddings_path: str, model_name: str, mil_seed: int,
             out_metrics: str, out_attention: str, ids: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train one MIL model on one run's embeddings and evaluate it on the TEST bags."""
@@ -215,6 +223,7 @@ def run_mil(cfg: dict[str, Any], bags_path: str, embeddings_path: str, model_nam
     mc = cfg["mil"]
     bags = pd.read_parquet(bags_path)
     _, emb = read_embeddings(embeddings_path, bags)
+    emb = standardise(emb, (bags["split"] == "train").to_numpy())
     train, test = make_bags(bags, emb, "train"), make_bags(bags, emb, "test")
     model, history = train_mil(model_name, train, mc["epochs"], mc["lr"], mc.get("weight_decay", 0.0), mil_seed,
                                mc["val_fraction"], mc.get("n_prototypes", 8))
