@@ -17,7 +17,8 @@ import torch
 
 MEAN = (0.6009, 0.5513, 0.7394)
 STD = (0.1982, 0.2448, 0.1076)
-_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], dtype=torch.float64)
+_YIQ_INV = torch.linalg.inv(_YIQ)  # computed once on the CPU: no solver (and no host sync) on the device
 
 
 def crop_size(image_size: int, fraction: float) -> int:
@@ -62,13 +63,12 @@ def colour_jitter(x: torch.Tensor, strength: float, gen: torch.Generator) -> tor
     gray = (x * w).sum(1, keepdim=True)
     x = gray + (x - gray) * sat
     # hue: rotate the chroma plane (I, Q) of YIQ by 2*pi*hue
-    yiq = _YIQ.to(dev, x.dtype)
-    t = torch.einsum("ij,bjhw->bihw", yiq, x)
+    t = torch.einsum("ij,bjhw->bihw", _YIQ.to(dev, x.dtype), x)
     theta = 2 * math.pi * hue
     cos, sin = torch.cos(theta)[:, None, None], torch.sin(theta)[:, None, None]
     i, q = t[:, 1], t[:, 2]
     t = torch.stack([t[:, 0], i * cos - q * sin, i * sin + q * cos], 1)
-    x = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(yiq), t)
+    x = torch.einsum("ij,bjhw->bihw", _YIQ_INV.to(dev, x.dtype), t)
     return x.clamp(0, 1)
 
 
