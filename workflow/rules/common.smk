@@ -4,7 +4,8 @@ from slamags import SlamagsError
 from slamags import config as slamags_config
 
 try:
-    slamags_config.validate(config)
+    # data paths and sizes are checked once, by the main process, not again inside every cluster job
+    slamags_config.validate(config, check_paths=getattr(workflow, "is_main_process", True))
 except SlamagsError as e:
     sys.exit(f"error: {e}")
 
