@@ -7,8 +7,12 @@ set -euo pipefail
 
 if ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "slurm: installing slurm-wlm and munge" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+  for try in 1 2 3; do
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null && break
+    echo "slurm: apt-get failed (try $try of 3)" >&2
+    [ "$try" = 3 ] && exit 1
+    sleep 10
+  done
 fi
 
 CONF_DIR=/etc/slurm
