@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import REPO, load_config, snakemake
+from helpers import load_config, snakemake
 from slamags import SlamagsError
 from slamags.config import validate
 

@@ -35,7 +35,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,6 @@ class Batches:
     pos: np.ndarray
     neg: np.ndarray
     batch_size: int
-    order_pos: list[np.ndarray] = field(default_factory=list)
-    order_neg: list[np.ndarray] = field(default_factory=list)
 
     def epoch(self, gen: torch.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
         n = len(self.pos) + len(self.neg)

@@ -1,7 +1,5 @@
 """Fault 6: broken or foreign checkpoints and mismatched embedding files give one line naming the file and the fix."""
 
-import json
-import shutil
 
 import pandas as pd
 import pytest
@@ -10,9 +8,9 @@ from torchvision.models import resnet18
 
 from helpers import REPO, load_config, snakemake
 from slamags import SlamagsError
-from slamags.embed import read_embeddings, run_embedding, write_embeddings
+from slamags.embed import read_embeddings, write_embeddings
 from slamags.mil import run_mil
-from slamags.model import ARCH, Encoder, load_encoder, save_encoder
+from slamags.model import ARCH, Encoder, load_encoder
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 import torch
 from PIL import Image
 
