@@ -2,15 +2,18 @@
 
 import json
 import subprocess
+import sys
 
 import pandas as pd
 import yaml
 
 from helpers import load_config
 
+SLAMAGS = [sys.executable, "-m", "slamags.cli"]   # the `slamags` console command
+
 
 def run(*args, cwd):
-    r = subprocess.run(["slamags", *args], cwd=cwd, capture_output=True, text=True)
+    r = subprocess.run([*SLAMAGS, *args], cwd=cwd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 
@@ -40,7 +43,7 @@ def test_stages_from_the_command_line(tmp_path):
 
 def test_a_bad_input_gives_one_line_and_exit_code_1(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(load_config(pretrain={"methods": ["nope"]})))
-    r = subprocess.run(["slamags", "bags", "--config", "c.yaml", "--index", "x.parquet", "--wr", "0.1", "--seed", "0",
+    r = subprocess.run([*SLAMAGS, "bags", "--config", "c.yaml", "--index", "x.parquet", "--wr", "0.1", "--seed", "0",
                         "--out", "b.parquet"], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == ("error: config key pretrain.methods.0: 'nope' is not allowed; "
