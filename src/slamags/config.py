@@ -42,10 +42,6 @@ def _one_line(err: jsonschema.ValidationError) -> str:
         return f"config key {key}: unknown key(s) {', '.join(map(str, extra))}; allowed: {allowed}"
     if v == "enum":
         return f"config key {key}: {err.instance!r} is not allowed; choose one of {', '.join(map(str, s['enum']))}"
-    if v == "propertyNames":
-        return f"config key {key}: {err.message}"
-    if v == "required":
-        return f"config key {key}: {err.message}"
     return f"config key {key}: {err.message}"
 
 

@@ -51,3 +51,10 @@ def select_cuda_device():  # -> torch.device
     torch.cuda.set_device(idx)
     log.info("devices: using cuda:%d (%s) of %d visible", idx, torch.cuda.get_device_name(idx), n)
     return torch.device("cuda", idx)
+
+
+def pick_device():  # -> torch.device
+    """A free CUDA device when there is one (see :func:`select_cuda_device`), else the CPU."""
+    import torch
+
+    return select_cuda_device() if torch.cuda.is_available() else torch.device("cpu")

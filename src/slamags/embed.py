@@ -27,6 +27,7 @@ import torch
 
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size
+from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_json
 from slamags.model import Encoder, load_encoder
@@ -107,7 +108,7 @@ def run_embedding(cfg: dict[str, Any], encoder_path: str, bags_path: str, datase
                   out: str, out_probe: str) -> None:
     """Embed every cell of one simulation's bags with one frozen encoder; write the probe diagnostic."""
     torch.set_num_threads(max(1, int(cfg["pretrain"].get("threads", 1))))
-    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    device = pick_device()
     model, meta = load_encoder(encoder_path)
     info = json.loads(Path(dataset_json).read_text())
     bags = pd.read_parquet(bags_path)

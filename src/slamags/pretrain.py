@@ -47,6 +47,7 @@ from torch import nn
 import slamags
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view
+from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_parquet
 from slamags.losses import nt_xent, similarity_loss, supcon, weak_bag_ce
@@ -110,14 +111,6 @@ def lr_factor(epoch: int, warmup: int, total: int) -> float:
         return (epoch + 1) / (warmup + 1)
     span = max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
-
-
-def pick_device() -> torch.device:
-    if torch.cuda.is_available():
-        from slamags.devices import select_cuda_device
-
-        return select_cuda_device()
-    return torch.device("cpu")
 
 
 class Trainer:

@@ -72,8 +72,21 @@ def pcgrad_coefficients(g: torch.Tensor, order: list[list[int]]) -> torch.Tensor
     return torch.stack(rows)
 
 
-def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generator | None = None,
-                              rescale: bool = True) -> tuple[Grads, SurgeryStats]:
+def _stats(g: torch.Tensor, w: torch.Tensor) -> SurgeryStats:
+    """Telemetry of combining the gradients with Gram matrix ``g`` by weights ``w`` (before rescaling)."""
+    ones = torch.ones(g.shape[0], dtype=g.dtype, device=g.device)
+    norm_sum = torch.sqrt(torch.clamp(ones @ g @ ones, min=0.0))
+    norm_combined = torch.sqrt(torch.clamp(w @ g @ w, min=0.0))
+    if g.shape[0] >= 2:
+        cos = g[0, 1] / torch.sqrt(g[0, 0] * g[1, 1] + EPS)
+        conflict = (g[0, 1] < 0).to(g.dtype)
+    else:
+        cos, conflict = torch.ones((), dtype=g.dtype, device=g.device), torch.zeros((), dtype=g.dtype, device=g.device)
+    return SurgeryStats(cos, conflict, norm_sum, norm_combined)
+
+
+def adaptive_gradient_surgery(task_grads: list[Grads],
+                              generator: torch.Generator | None = None) -> tuple[Grads, SurgeryStats]:
     """Combine per-task gradients by AGS; return the combined gradient and telemetry.
 
     ``task_grads[i][p]`` is task ``i``'s gradient of parameter ``p``; every task
@@ -89,33 +102,20 @@ def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generato
         others = [j for j in range(t) if j != i]
         perm = torch.randperm(len(others), generator=generator).tolist() if others else []
         order.append([others[k] for k in perm])
-    a = pcgrad_coefficients(g, order)
-    w = a.sum(0)
-    ones = torch.ones(t, dtype=g.dtype, device=g.device)
-    norm_sum = torch.sqrt(torch.clamp(ones @ g @ ones, min=0.0))
-    norm_pc = torch.sqrt(torch.clamp(w @ g @ w, min=0.0))
-    scale = norm_sum / (norm_pc + EPS) if rescale else torch.ones((), dtype=g.dtype, device=g.device)
-    coef = w * scale
+    w = pcgrad_coefficients(g, order).sum(0)
+    stats = _stats(g, w)
+    coef = w * (stats.norm_sum / (stats.norm_projected + EPS))
     out = []
     for p in range(len(task_grads[0])):
         acc = task_grads[0][p] * coef[0].to(task_grads[0][p].dtype)
         for k in range(1, t):
             acc = acc + task_grads[k][p] * coef[k].to(task_grads[k][p].dtype)
         out.append(acc)
-    if t >= 2:
-        cos = g[0, 1] / torch.sqrt(g[0, 0] * g[1, 1] + EPS)
-        conflict = (g[0, 1] < 0).to(g.dtype)
-    else:
-        cos = torch.ones((), dtype=g.dtype, device=g.device)
-        conflict = torch.zeros((), dtype=g.dtype, device=g.device)
-    return out, SurgeryStats(cos, conflict, norm_sum, norm_pc)
+    return out, stats
 
 
 def plain_sum(task_grads: list[Grads]) -> tuple[Grads, SurgeryStats]:
     """The ablation without surgery (``slam``): ``g = sum_i g_i``, with the same telemetry."""
     g = gram(task_grads)
-    ones = torch.ones(len(task_grads), dtype=g.dtype, device=g.device)
-    norm = torch.sqrt(torch.clamp(ones @ g @ ones, min=0.0))
     out = [sum(gs[1:], gs[0]) for gs in zip(*task_grads)]
-    cos = g[0, 1] / torch.sqrt(g[0, 0] * g[1, 1] + EPS)
-    return list(out), SurgeryStats(cos, (g[0, 1] < 0).to(g.dtype), norm, norm)
+    return out, _stats(g, torch.ones(g.shape[0], dtype=g.dtype, device=g.device))
