@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import tempfile
@@ -35,3 +36,26 @@ def write(result: dict[str, Any], out: str | None) -> None:
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(text + "\n")
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes: cell size, threads, a work folder, a JSON output."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=250, help="cell image side (px)")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--workdir", default=None, help="where the generated cells are kept (reused between runs)")
+    ap.add_argument("--out", default=None, help="also write the result JSON here")
+    return ap
+
+
+def setup(a: argparse.Namespace) -> torch.device:
+    """Apply ``--threads``; the device the benchmark runs on."""
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so that timings cover it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

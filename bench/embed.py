@@ -12,7 +12,6 @@ Both include decoding. Throughput is cells per second.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,17 +21,12 @@ from PIL import Image
 from torchvision import transforms as T
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import cell_tree, device_name, write  # noqa: E402
+from common import cell_tree, device_name, parser, setup, sync, write  # noqa: E402
 
 from slamags.augment import MEAN, STD, crop_size  # noqa: E402
 from slamags.embed import embed_images  # noqa: E402
 from slamags.images import load_images  # noqa: E402
 from slamags.model import Encoder  # noqa: E402
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 @torch.inference_mode()
@@ -59,18 +53,12 @@ def bench_ours(model, root, paths, size, crop, device, batch) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=250)
+    ap = parser(__doc__)
     ap.add_argument("--cells", type=int, default=4096)
     ap.add_argument("--baseline-cells", type=int, default=1024, help="cells the (slow) baseline embeds")
     ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--workdir", default=None)
-    ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = setup(a)
     root, paths, _ = cell_tree(a.cells, a.size, a.workdir)
     crop = crop_size(a.size, 224 / 250)
     torch.manual_seed(0)

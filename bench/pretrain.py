@@ -16,7 +16,6 @@ Throughput is views (images through the network) per second, after warm-up steps
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -30,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import cell_tree, device_name, write  # noqa: E402
+from common import cell_tree, device_name, parser, setup, sync, write  # noqa: E402
 
 from slamags.augment import MEAN, STD, crop_size  # noqa: E402
 from slamags.images import load_images  # noqa: E402
@@ -93,8 +92,7 @@ def bench_baseline(root, paths, labels, crop, batch, steps, warmup, device, work
     while done < steps + warmup:
         for v1, v2, y in loader:
             if done == warmup:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
+                sync(device)
                 t0, n_views = time.perf_counter(), 0
             v1, v2, y = v1.to(device), v2.to(device), y.to(device)
             neg, pos = y == 0, y == 1
@@ -116,8 +114,7 @@ def bench_baseline(root, paths, labels, crop, batch, steps, warmup, device, work
             done += 1
             if done >= steps + warmup:
                 break
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return n_views / (time.perf_counter() - t0)
 
 
@@ -133,14 +130,12 @@ def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float
         batches += tr.sampler.epoch(gen)
     for p, n in batches[:warmup]:
         tr.step(p, n)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     t0, n_views = time.perf_counter(), 0
     for p, n in batches[warmup:warmup + steps]:
         tr.step(p, n)
         n_views += 2 * (len(p) + len(n))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return n_views / (time.perf_counter() - t0)
 
 
@@ -159,34 +154,26 @@ def bench_ceiling(crop, batch, steps, warmup, device) -> float:
     y = torch.randint(0, 2, (2 * batch,), device=device)
     for k in range(warmup + steps):
         if k == warmup:
-            if cuda:
-                torch.cuda.synchronize()
+            sync(device)
             t0 = time.perf_counter()
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             loss = F.cross_entropy(model(x), y)
         loss.backward()
         opt.step()
         opt.zero_grad()
-    if cuda:
-        torch.cuda.synchronize()
+    sync(device)
     return 2 * batch * steps / (time.perf_counter() - t0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=250, help="cell image side (px)")
+    ap = parser(__doc__)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--cells", type=int, default=0, help="cells in the tree (default: enough for all steps)")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers of the baseline")
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--workdir", default=None)
-    ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = setup(a)
     workers = a.workers if a.workers is not None else min(8, torch.get_num_threads())
     n = a.cells or a.batch * (a.steps + a.warmup)
     root, paths, labels = cell_tree(n, a.size, a.workdir)

@@ -30,8 +30,16 @@ def _merge(base: dict, over: dict) -> None:
             base[k] = copy.deepcopy(v)
 
 
+# the tiny config cut to one witness rate, two methods and one MIL model
+SMALL_CONFIGS = [str(REPO / "configs" / "tiny.yaml"), str(REPO / "configs" / "slurm-test.yaml")]
+
+
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    """The real snakemake CLI on this repository's Snakefile, working in ``workdir``."""
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+
+
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the real snakemake CLI on this repository's Snakefile in ``workdir``."""
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    """Run :func:`snakemake_cmd` to the end."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(snakemake_cmd(workdir, *args), capture_output=True, text=True, timeout=timeout, env=env)

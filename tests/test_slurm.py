@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import REPO, snakemake
+from helpers import REPO, SMALL_CONFIGS, snakemake
 
-CONFIGS = [str(REPO / "configs" / "tiny.yaml"), str(REPO / "configs" / "slurm-test.yaml")]
+CONFIGS = SMALL_CONFIGS
 # this cluster has no accounting database, so the plugin must poll squeue; no account exists
 CLUSTER_ARGS = ["--profile", str(REPO / "profiles" / "slurm"), "--slurm-status-command", "squeue",
                 "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2", "--max-threads", "2"]

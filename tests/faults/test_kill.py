@@ -5,7 +5,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,16 +12,15 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
-from helpers import REPO, snakemake
+from helpers import SMALL_CONFIGS, snakemake, snakemake_cmd
 from slamags.model import load_encoder
 
-CONFIGS = [str(REPO / "configs/tiny.yaml"), str(REPO / "configs/slurm-test.yaml")]
+CONFIGS = SMALL_CONFIGS
 ENCODER = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(snakemake_cmd(workdir, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def kill_tree(proc: subprocess.Popen) -> None:

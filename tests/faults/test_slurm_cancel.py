@@ -2,12 +2,11 @@
 
 import signal
 import subprocess
-import sys
 import time
 
 import pandas as pd
 
-from helpers import REPO
+from helpers import snakemake_cmd
 from test_slurm import CLUSTER_ARGS, CONFIGS, jobs_of, slurm_cluster  # noqa: F401 - the fixture skips without SLURM
 
 
@@ -16,8 +15,7 @@ def test_scancelled_training_is_retried_and_resumes_from_its_checkpoint(tmp_path
     long.write_text("pretrain:\n  epochs: 40\n  batch_size: 16\n")
     target = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
     ckpt = tmp_path / "results/pretrain/wr0.2/seed0/slam_ags/.ckpt/last.pt"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), target,
-           "--configfile", *CONFIGS, str(long), *CLUSTER_ARGS]
+    cmd = snakemake_cmd(tmp_path, target, "--configfile", *CONFIGS, str(long), *CLUSTER_ARGS)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 300
