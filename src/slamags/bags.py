@@ -15,11 +15,16 @@ disjoint. Bags are index rows (``patch_id``), never copies of images. Only
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from slamags import SlamagsError
 from slamags.config import witness_count
+from slamags.io import write_parquet
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ["bag_id", "split", "bag_label", "patch_id", "instance_label", "cell_class", "path"]
 
@@ -77,13 +82,9 @@ def summary(bags: pd.DataFrame) -> str:
 
 def simulate_to_file(cfg: dict, index_path: str, out: str, wr: float, seed: int) -> pd.DataFrame:
     """Run :func:`simulate` with the config's bag settings and write ``out`` (Parquet)."""
-    import logging
-
-    from slamags.io import write_parquet
-
     b, ds = cfg["bags"], cfg["dataset"]
     bags = simulate(pd.read_parquet(index_path), wr, seed, b["bag_size"], b["n_train"], b["n_test"],
                     ds["negative_classes"], ds["positive_classes"])
     write_parquet(bags, out)
-    logging.getLogger(__name__).info("bags wr=%g seed=%d: %s", wr, seed, summary(bags))
+    log.info("bags wr=%g seed=%d: %s", wr, seed, summary(bags))
     return bags
