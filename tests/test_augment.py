@@ -41,3 +41,19 @@ def test_colour_jitter_zero_strength_is_identity_and_stays_in_range():
 def test_crop_size_scales_224_of_250():
     assert crop_size(250, 224 / 250) == 224
     assert crop_size(48, 0.896) == 43
+
+
+def test_jitter_and_rotation_each_apply_with_probability_0_8():
+    gen = torch.Generator().manual_seed(0)
+    # a flat colour: crop, flip and rotation change nothing, so a changed pixel means the jitter ran
+    flat = torch.tensor([200, 120, 180], dtype=torch.uint8)[None, :, None, None].expand(4000, 3, 8, 8).contiguous()
+    v = random_view(flat, 8, gen)
+    jittered = (v - centre_view(flat, 8)).abs().amax((1, 2, 3)) > 1e-4
+    assert abs(jittered.float().mean().item() - 0.8) < 0.03
+    # a horizontal ramp with no jitter: a rotated view has its ramp along the other axis
+    ramp = torch.arange(8, dtype=torch.uint8).mul(30)[None, None, None, :].expand(4000, 3, 8, 8).contiguous()
+    v = random_view(ramp, 8, gen, jitter=0.0)
+    rotated = (v[:, 0, :, 0] - v[:, 0, :1, 0]).abs().amax(1) > 1e-4      # varies down the first column
+    assert abs(rotated.float().mean().item() - 0.8) < 0.03
+    none = random_view(ramp, 8, gen, jitter=0.1, p_rot=0.0, p_jitter=0.0)
+    assert ((none - centre_view(ramp, 8)).abs().amax((1, 2, 3)) < 1e-5).float().mean() > 0.4  # only flips left

@@ -58,16 +58,68 @@ def test_supcon_matches_formula_and_equals_nt_xent_for_unique_labels():
     assert supcon(za, zb, torch.arange(6), 0.1).item() == pytest.approx(nt_xent(za, zb, 0.1).item(), rel=1e-5)
 
 
-def test_similarity_pulls_everything_together():
-    g = torch.Generator().manual_seed(2)
-    spread = torch.randn(12, 16, generator=g)
-    tight = torch.ones(12, 16) + 0.01 * torch.randn(12, 16, generator=g)
-    assert similarity_loss(tight, tight) < similarity_loss(spread, spread.flip(0))
-    # all identical: every other view is a positive at the same similarity: SupCon = log(2N - 1), the optimum
-    labels = torch.zeros(4, dtype=torch.long)
-    assert supcon(torch.ones(4, 3), torch.ones(4, 3), labels).item() == pytest.approx(math.log(7), rel=1e-5)
+def authors_similarity(za, zb, tau):
+    """The authors' similarity loss, restated loop by loop: -1/(2N) sum_i 1/(2N-1) sum_{j != i} z_i.z_j / tau."""
+    z = F.normalize(torch.cat([za, zb]), dim=1)
+    m = z.shape[0]
+    total = 0.0
+    for i in range(m):
+        total = total + sum(z[i] @ z[j] / tau for j in range(m) if j != i) / (m - 1)
+    return -total / m
+
+
+@pytest.mark.parametrize("n,d,tau", [(1, 4, 0.07), (6, 16, 0.07), (9, 5, 0.5)])
+def test_similarity_gradient_equals_the_authors_formula(n, d, tau):
+    g = torch.Generator().manual_seed(n)
+    za = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    zb = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)
+    ours = torch.autograd.grad(similarity_loss(za, zb, tau), [za, zb])
+    ref = torch.autograd.grad(authors_similarity(za, zb, tau), [za, zb])
+    for a, b in zip(ours, ref):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-10)
+    # the reported value is the formula shifted by 1/tau, so that 0 is the optimum (collapse)
+    shifted = authors_similarity(za.detach(), zb.detach(), tau) + 1 / tau
+    assert similarity_loss(za, zb, tau).item() == pytest.approx(shifted.item(), rel=1e-9)
+
+
+def test_similarity_is_not_supcon():
+    """SupCon with equal labels has a log-sum-exp denominator; the similarity objective has none."""
+    g = torch.Generator().manual_seed(3)
+    za = torch.randn(8, 16, generator=g, dtype=torch.float64, requires_grad=True)
+    zb = torch.randn(8, 16, generator=g, dtype=torch.float64)
+    ours = torch.autograd.grad(similarity_loss(za, zb), za)[0]
+    theirs = torch.autograd.grad(supcon(za, zb, torch.zeros(8, dtype=torch.long)), za)[0]
+    assert (ours - theirs).norm() / theirs.norm() > 0.5
+
+
+def test_similarity_descent_collapses_free_vectors():
+    """Pure descent on the similarity objective alone drives every vector onto one point."""
+    g = torch.Generator().manual_seed(0)
+    za = torch.randn(32, 16, generator=g).requires_grad_()
+    zb = torch.randn(32, 16, generator=g).requires_grad_()
+    opt = torch.optim.Adam([za, zb], lr=0.05)
+    for _ in range(300):
+        opt.zero_grad()
+        similarity_loss(za, zb).backward()
+        opt.step()
+    z = F.normalize(torch.cat([za, zb]).detach(), dim=1)
+    cos = z @ z.T
+    mean_cos = (cos.sum() - cos.diagonal().sum()) / (64 * 63)
+    assert mean_cos > 0.95
+    assert similarity_loss(za, zb).item() < 0.05 / 0.07
+
+
+def test_similarity_edge_cases():
     assert similarity_loss(torch.ones(4, 3), torch.ones(4, 3)).item() == pytest.approx(0.0, abs=1e-6)
-    assert similarity_loss(spread, spread.flip(0)).item() > 0
+    # two antipodal views of one patch: mean cosine -1, the maximum 2/tau
+    assert similarity_loss(torch.ones(1, 3), -torch.ones(1, 3), 0.5).item() == pytest.approx(4.0, rel=1e-6)
+    empty = torch.zeros(0, 8, requires_grad=True)
+    loss = similarity_loss(empty, empty)
+    assert loss.item() == 0.0 and loss.requires_grad
+    with pytest.raises(ValueError):
+        similarity_loss(torch.zeros(2, 4), torch.zeros(3, 4))
+    half = similarity_loss(torch.randn(4, 8).bfloat16(), torch.randn(4, 8).bfloat16())
+    assert half.dtype == torch.float32 and torch.isfinite(half)
 
 
 def test_weak_ce():

@@ -28,7 +28,7 @@ def test_means_stds_and_bolding_on_hand_made_runs(tmp_path):
     # a tie (both 0.7 mean at wr 1 %) bolds both
     assert {("pamil", 0.01, "bag_f1", "slam_ags"), ("pamil", 0.01, "bag_f1", "simclr")} <= best
     md = table_markdown(summarise(runs_table()), top_k=400)
-    assert "**0.850 ± 0.129**" in md and "| simclr | 0.600 ± 0.000 |" in md
+    assert "**0.850 ± 0.129**" in md and "| simclr | 4 | 0.600 ± 0.000 |" in md and "| method | n |" in md
     assert md.index("wr 10 %") < md.index("wr 1 %") and "Top-400 recall" in md
     tex = table_latex(summarise(runs_table()), top_k=400)
     assert "\\textbf{0.850 $\\pm$ 0.129}" in tex and "slam\\_ags" in tex
@@ -42,8 +42,7 @@ def test_collect_runs_joins_the_probe(tmp_path):
     mfile = tmp_path / "m.json"
     mfile.write_text(json.dumps({"mil": "abmil", "wr": 0.05, "seed": 1, "method": "slam", "mil_seed": 0,
                                  "bag_f1": 0.5, "topk_count": 1.0, "topk_recall": 0.2, "history": [1, 2]}))
-    probe = tmp_path / "embed" / "wr0.05" / "seed1" / "slam" / "probe.json"
-    probe.parent.mkdir(parents=True)
-    probe.write_text(json.dumps({"probe_auc_test_cells": 0.77}))
+    probe = tmp_path / "elsewhere.json"          # the run's identity is read from the record, not its path
+    probe.write_text(json.dumps({"wr": 0.05, "seed": 1, "method": "slam", "probe_auc_test_cells": 0.77}))
     runs = collect_runs([str(mfile)], [str(probe)])
     assert runs.loc[0, "probe_auc"] == 0.77 and "history" not in runs.columns

@@ -120,3 +120,20 @@ def test_plain_sum_and_gram():
 def test_mismatched_tasks_are_refused():
     with pytest.raises(ValueError):
         adaptive_gradient_surgery([[torch.zeros(2)], [torch.zeros(2), torch.zeros(1)]])
+
+
+def test_strongly_conflicting_float32_gradients_agree_with_float64_reference():
+    """cos(g1, g2) = -0.94 over ResNet-sized float32 tensors: the Gram matrix must be summed in float64."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [(512, 512, 3, 3), (512,), (256, 256, 3, 3), (1000, 512)]
+    g1 = [torch.randn(s, generator=gen) * 1e-2 for s in shapes]
+    noise = [torch.randn(s, generator=gen) * 1e-2 for s in shapes]
+    # g2 = -a g1 + b noise with cosine -0.94
+    g2 = [-x * 0.94 + n * (1 - 0.94 ** 2) ** 0.5 for x, n in zip(g1, noise)]
+    cos = float(flat(g1).double() @ flat(g2).double()) / float(flat(g1).double().norm() * flat(g2).double().norm())
+    assert cos == pytest.approx(-0.94, abs=0.01)
+    out, st = adaptive_gradient_surgery([g1, g2], torch.Generator().manual_seed(1))
+    ref = reference_ags([g1, g2], [[1], [0]])
+    got = flat(out).double()
+    assert (got - ref).norm() / ref.norm() < 1e-5
+    assert st.cosine.item() == pytest.approx(cos, abs=1e-9)

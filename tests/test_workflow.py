@@ -43,6 +43,7 @@ def test_every_output_of_the_tiny_run(tiny_run):
             assert (d / "encoder.pt").stat().st_size > 1_000_000
             assert not (d / ".ckpt" / "last.pt").exists()
             metrics = pd.read_parquet(d / "metrics.parquet")
+            assert metrics[["neg_mean_cos", "pos_mean_cos", "effective_rank", "uniformity"]].notna().all().all()
             if m != "random":
                 assert metrics["epoch"].tolist() == [1, 2]
                 assert train_only(bags) and (metrics["images_per_s"] > 0).all()
@@ -64,7 +65,7 @@ def test_every_output_of_the_tiny_run(tiny_run):
     assert "### pamil" in md and "### abmil" in md and "slam_ags" in md and "**" in md
     tex = (res / "tables/paper_table.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{" in tex
-    for name in ("f1_vs_wr", "topk_vs_wr", "pretrain_loss", "gradient_conflict", "gallery", "embedding_pca"):
+    for name in ("f1_vs_wr", "topk_vs_wr", "pretrain_loss", "gradient_conflict", "collapse", "gallery", "embedding_pca"):
         png = res / f"figures/{name}.png"
         with Image.open(png) as im:
             assert im.width > 200 and im.height > 100

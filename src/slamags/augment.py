@@ -1,10 +1,14 @@
 """Batched, per-sample random augmentations on uint8 image tensors (CPU or GPU).
 
-The paper's SimCLR-style views: a random ``c x c`` crop of the ``S x S`` cell
-(224 of 250, scaled for other sizes), horizontal flip (p=0.5), a 90-degree
-rotation (p=0.8 for SimCLR views, p=0.5 for negatives), colour jitter of
-strength 0.1 (brightness, contrast, saturation, hue), then the collection's
-normalisation. Every sample draws its own parameters, all at once for the batch,
+The authors' SimCLR transform: a random ``c x c`` crop of the ``S x S`` cell
+(224 of 250, scaled for other sizes), horizontal flip (p=0.5), colour jitter of
+strength 0.1 (brightness, contrast, saturation, hue) applied with p=0.8, a
+90-degree rotation applied with p=0.8, then the collection's normalisation.
+Both views of positive-bag patches and the second view of negative-bag patches
+use it; the first view of a negative-bag patch is the centre crop
+(:func:`centre_view`). Differences to torchvision's ``ColorJitter``: the four
+adjustments run in a fixed order (torchvision shuffles it per image) and hue is a
+rotation of the YIQ chroma plane (torchvision shifts HSV hue). Every sample draws its own parameters, all at once for the batch,
 from a ``torch.Generator`` whose state can be checkpointed, so training resumes
 bit-exactly.
 """
@@ -79,15 +83,17 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 def random_view(x_u8: torch.Tensor, c: int, gen: torch.Generator, p_rot: float = 0.8,
-                jitter: float = 0.1) -> torch.Tensor:
+                jitter: float = 0.1, p_jitter: float = 0.8) -> torch.Tensor:
     """A random augmented, normalised float view of a uint8 batch ``(B, 3, S, S)``."""
     b = x_u8.shape[0]
     x = random_crop(x_u8, c, gen).float().div_(255)
     flip = (torch.rand(b, generator=gen) < 0.5).to(x.device)[:, None, None, None]
     x = torch.where(flip, x.flip(-1), x)
+    jit = (torch.rand(b, generator=gen) < p_jitter).to(x.device)[:, None, None, None]
+    x = torch.where(jit, colour_jitter(x, jitter, gen), x)
     rot = (torch.rand(b, generator=gen) < p_rot).to(x.device)[:, None, None, None]
     x = torch.where(rot, x.rot90(1, (2, 3)), x)
-    return normalise(colour_jitter(x, jitter, gen))
+    return normalise(x)
 
 
 def centre_view(x_u8: torch.Tensor, c: int) -> torch.Tensor:

@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif a.cmd == "mil":
         from slamags.mil import run_mil
 
-        guarded(run_mil, cfg=cfg, bags_path=a.bags, embeddings_path=a.embeddings, model_name=a.model,
-                mil_seed=a.mil_seed, out_metrics=a.out_metrics, out_attention=a.out_attention)
+        guarded(run_mil, mil=cfg["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
+                runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)])
 
 
 if __name__ == "__main__":

@@ -1,13 +1,23 @@
-"""The dataset stage: make the image tree exist and describe it in ``dataset.json``."""
+"""The dataset stage: make the image tree exist and describe it in ``dataset.json``.
+
+``dataset.json`` holds ``kind``, ``root``, ``image_size`` (the side the index
+validates; null: any), ``resize`` (the side every cell is decoded at for
+pretraining and embedding; null: the native side) and the class lists. Read it
+with :func:`read_info`; :func:`decode_size` gives the side cells are decoded at.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from slamags import SlamagsError
 
 from slamags import synth
 from slamags.config import Config, expected_image_size
@@ -37,7 +47,33 @@ def prepare(cfg: Config, out_json: str, synthetic_root: str, downloads: str, thr
     else:
         root = materialise(ds["root"], ds.get("archive"), ds.get("sha256"), downloads)
     info = {"kind": ds["kind"], "root": str(Path(root).resolve()), "image_size": expected_image_size(cfg),
-            "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"]}
+            "resize": ds["resize"], "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"]}
     write_json(info, out_json)
     log.info("dataset: %s ready at %s in %.1f s", ds["kind"], info["root"], time.time() - t0)
     return info
+
+
+def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``dataset.json`` written by :func:`prepare`."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise SlamagsError(f"dataset description {path} is unreadable ({type(e).__name__}); "
+                           "delete it and rerun the workflow (its dataset rule rewrites it)") from e
+
+
+DEFAULT_DECODE_SIZE = 224
+
+
+def decode_size(info: dict[str, Any]) -> int:
+    """Side in px at which cells are decoded: ``resize``, else the validated ``image_size``, else 224."""
+    return int(info.get("resize") or info.get("image_size") or DEFAULT_DECODE_SIZE)
+
+
+def describe_resize(info: dict[str, Any]) -> str:
+    """A log phrase saying whether (and from what) cells are resized when decoded."""
+    side = decode_size(info)
+    native = info.get("image_size")
+    if native == side:
+        return f"cells decoded at their native {side} px"
+    return f"cells resized from {f'{native} px' if native else 'their native sizes'} to {side} px when decoded"

@@ -7,7 +7,12 @@
    epoch for ``slam`` and ``slam_ags``;
 5. ``gallery``: per method, the most attended cells of one positive test bag at the
    lowest witness rate, true abnormal cells framed in red;
-6. ``embedding_pca``: a 2-D PCA of test-cell embeddings per method, by cell class.
+6. ``embedding_pca``: a 2-D PCA of test-cell embeddings per method, by cell class;
+7. ``collapse``: the collapse monitor per epoch, a line per method: the effective
+   rank of the backbone features and the mean pairwise cosine of negative-bag
+   projections (``random`` is the shared starting point, epoch 0);
+8. ``paired_delta``: a forest plot of the paired differences slam_ags minus each
+   baseline (:mod:`slamags.paired`), mean and 95 % bootstrap interval;
 """
 
 from __future__ import annotations
@@ -117,6 +122,64 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
     return save(fig, stem)
 
 
+def collapse(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    """Effective rank and neg_mean_cos per epoch, a line per method, from the shared random start."""
+    methods = _ordered(list(metrics))
+    col = _colours(methods)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.8, 2.6))
+    start = metrics.get("random")
+    for m in methods:
+        df = metrics[m]
+        if "effective_rank" not in df:
+            continue
+        if m == "random":
+            for ax, c in ((a1, "effective_rank"), (a2, "neg_mean_cos")):
+                ax.axhline(float(df[c].iloc[0]), color=col[m], lw=0.8, ls=":", label="random (start)")
+            continue
+        if start is not None and "effective_rank" in start:
+            df = pd.concat([start.assign(epoch=0), df], ignore_index=True)
+        lw = 2.2 if m == "slam_ags" else 1.2
+        a1.plot(df["epoch"], df["effective_rank"], marker="o", ms=3, lw=lw, color=col[m], label=m)
+        a2.plot(df["epoch"], df["neg_mean_cos"], marker="o", ms=3, lw=lw, color=col[m], label=m)
+    a1.set_ylabel("effective rank (backbone)")
+    a2.set_ylabel("mean cosine, negative-bag cells")
+    a2.set_ylim(min(-0.05, a2.get_ylim()[0]), 1.02)
+    for a in (a1, a2):
+        a.set_xlabel("epoch")
+    a2.legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save(fig, stem)
+
+
+def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
+    """Forest plot: a panel per (MIL model, metric), a row per baseline, a marker per witness rate."""
+    mils = sorted(paired["mil"].unique()) if len(paired) else ["(none)"]
+    metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else ["(none)"]
+    baselines = _ordered(list(paired["baseline"].unique())) if len(paired) else []
+    wrs = sorted(paired["wr"].unique(), reverse=True) if len(paired) else []
+    fig, axes = plt.subplots(len(mils), len(metrics), figsize=(2.6 * len(metrics) + 1.2, 0.32 * max(1, len(baselines))
+                                                               * len(mils) + 1.0), squeeze=False, sharey=True)
+    cmap = plt.get_cmap("viridis")
+    for r, mil in enumerate(mils):
+        for c, metric in enumerate(metrics):
+            ax = axes[r][c]
+            ax.axvline(0, color="grey", lw=0.8)
+            for k, wr in enumerate(wrs):
+                d = paired[(paired["mil"] == mil) & (paired["metric"] == metric) & (paired["wr"] == wr)]
+                y = [baselines.index(b) + (k - (len(wrs) - 1) / 2) * 0.25 for b in d["baseline"]]
+                err = [d["mean_diff"] - d["ci_low"], d["ci_high"] - d["mean_diff"]]
+                ax.errorbar(d["mean_diff"], y, xerr=err, fmt="o", ms=3, lw=1, capsize=2,
+                            color=cmap(k / max(1, len(wrs) - 1) * 0.8), label=f"wr {wr * 100:g} %")
+            ax.set_yticks(range(len(baselines)))
+            ax.set_yticklabels(baselines)
+            ax.invert_yaxis()
+            ax.set_title(f"{mil}: Δ {metric}", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("slam_ags − baseline")
+    if wrs:
+        axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return save(fig, stem)
+
+
 def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
             stem: str) -> list[str]:
     """Top-``n`` attended cells of the same positive test bag for each method; witnesses framed red."""
@@ -176,23 +239,24 @@ def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem:
     return save(fig, stem)
 
 
-def make_figures(all_runs: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
+def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
                  embeddings: Mapping[str, str], bags_path: str, dataset_json: str, out_dir: str,
                  gallery_size: int = 16) -> list[str]:
     """Draw every figure of the report into ``out_dir`` (one simulation for figures 3-6)."""
-    import json
-
+    from slamags.dataset import read_info
     from slamags.embed import read_embeddings
 
     out = Path(out_dir)
     runs = pd.read_parquet(all_runs)
     files = metric_vs_wr(runs, "bag_f1", "bag F1", str(out / "f1_vs_wr"))
     files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"))
+    files += paired_delta(pd.read_csv(paired), str(out / "paired_delta"))
     pm = {m: pd.read_parquet(p) for m, p in pretrain_metrics.items()}
     files += pretrain_loss(pm, str(out / "pretrain_loss"))
     files += gradient_conflict(pm, str(out / "gradient_conflict"))
+    files += collapse(pm, str(out / "collapse"))
     bags = pd.read_parquet(bags_path)
-    root = json.loads(Path(dataset_json).read_text())["root"]
+    root = read_info(dataset_json)["root"]
     paths = dict(zip(bags["patch_id"], bags["path"]))
     files += gallery({m: pd.read_parquet(p) for m, p in attention.items()}, root, paths, gallery_size,
                      str(out / "gallery"))

@@ -1,4 +1,4 @@
-"""Attention MIL on frozen cell embeddings: PAMIL and gated-attention ABMIL.
+"""Attention MIL on frozen cell embeddings: PAMIL (as the authors run it) and gated-attention ABMIL.
 
 ``abmil`` -- gated attention (Ilse et al. 2018)::
 
@@ -6,30 +6,33 @@
     a_i = softmax_i( w^T (tanh(V h_i) * sigmoid(U h_i)) )
     z   = sum_i a_i h_i,   logits = W_c z    (2 classes)
 
-``pamil`` -- prototype-based gated attention (after PAMIL, Liu et al. 2024)::
+``pamil`` -- prototype-based attention (Liu et al. 2024), the authors' variant::
 
-    h_i = MLP(x_i)                           (D -> 512 -> 256)
-    p_k = MLP(P_k)                           prototypes P (k-means of train-bag cells)
-    q_i = softmax_k(h_i . p_k / sqrt(256)) p  the prototype context of cell i
-    a_c,i = softmax_i( w_c^T (tanh(V h_i) * sigmoid(U h_i + C q_i)) )   one attention per class
-    z_c = sum_i a_c,i h_i,  logit_c = v_c . z_c / |v_c|  (weight-normalised per-class heads)
-    L = CE + 0.005 * L_clst + 0.005 * L_proto_clst
-    L_clst       = mean_i min_k |h_i - p_k|^2   (cells near some prototype)
-    L_proto_clst = mean_k min_i |p_k - h_i|^2   (every prototype near some cell)
+    h^_i = normalise(ReLU(W x_i)),  p^_k = normalise(ReLU(W P_k))   same Linear(D -> 512), K prototypes P
+    P_ik = sigmoid(W_b h^_i) . tanh(W_a p^_k)                         affinity (N x K), W_a, W_b: 512 -> 256
+    A    = softmax_i( Linear(K -> 2)(P) )                             one attention per class (2 x N)
+    M_c  = normalise(sum_i A_ci h^_i),  logit_c = v_c . M_c + b_c     weight-normalised Linear(512 -> 1) per class
+    L    = CE + 0.005 * L_clst + 0.005 * L_proto_clst
+    L_clst       = 1 - mean_i max_k softmax_k(P)_ik      (each cell close to one prototype)
+    L_proto_clst = 1 - mean_k max_i softmax_k(P)_ik      (each prototype claimed by some cell)
+
+The prototypes ``P`` start as draws of a standard normal in the (standardised) input
+space, as in the authors' code (``mil.prototype_init: random``), or as k-means
+centres of train-bag cells (``kmeans``). Top-K retrieval reads the attention of the
+abnormal class, ``A_1``.
 
 Cell embeddings are standardised per feature with the statistics of the TRAIN-bag
 cells. Both train with Adam, one bag per step. The checkpoint kept is the epoch with the
 lowest loss on a validation split carved from the TRAIN bags (stratified by bag
-label), never from the test bags.
+label), never from the test bags (the authors keep the best *training* accuracy).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,7 +46,9 @@ from slamags.metrics import bag_metrics, instance_auc, topk_count, topk_recall
 
 log = logging.getLogger(__name__)
 MODELS = ("pamil", "abmil")
+PROTOTYPE_INITS = ("random", "kmeans")
 LAMBDA_CLST = 0.005
+LAMBDA_PROTO_CLST = 0.005
 
 
 class GatedAttention(nn.Module):
@@ -53,12 +58,9 @@ class GatedAttention(nn.Module):
         self.u = nn.Linear(dim, hidden)
         self.w = nn.Linear(hidden, n_out)
 
-        self.context = nn.Linear(dim, hidden, bias=False)
-
-    def forward(self, h: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        """Attention logits ``(n_out, N)``; ``context`` (e.g. prototype context) enters the gate."""
-        gate = self.u(h) if context is None else self.u(h) + self.context(context)
-        return self.w(torch.tanh(self.v(h)) * torch.sigmoid(gate)).T
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """Attention logits ``(n_out, N)``."""
+        return self.w(torch.tanh(self.v(h)) * torch.sigmoid(self.u(h))).T
 
 
 class ABMIL(nn.Module):
@@ -76,30 +78,44 @@ class ABMIL(nn.Module):
 
 
 class PAMIL(nn.Module):
-    def __init__(self, prototypes: torch.Tensor, dims: tuple[int, int, int] = (512, 512, 256),
+    """The authors' PAMIL: shared instance/prototype projection, prototype affinity, per-class attention."""
+
+    def __init__(self, prototypes: torch.Tensor, hidden: int = 512, attention_dim: int = 256,
                  n_classes: int = 2) -> None:
         super().__init__()
-        d0, d1, d2 = dims
-        self.fc = nn.Sequential(nn.Linear(d0, d1), nn.ReLU(), nn.Dropout(0.1), nn.Linear(d1, d2), nn.ReLU())
+        n_proto, dim = prototypes.shape
         self.prototypes = nn.Parameter(prototypes.clone().float())
-        self.attention = GatedAttention(d2, 128, n_classes)
-        self.heads = nn.utils.parametrizations.weight_norm(nn.Linear(d2, n_classes, bias=True), dim=0)
-        self.n_classes = n_classes
+        self.fc = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU())
+        self.attention_a = nn.Linear(hidden, attention_dim)      # prototypes, tanh
+        self.attention_b = nn.Linear(hidden, attention_dim)      # instances, sigmoid
+        self.attention_c = nn.Linear(n_proto, n_classes)         # affinity -> per-class attention score
+        self.classifiers = nn.ModuleList(
+            [nn.utils.parametrizations.weight_norm(nn.Linear(hidden, 1)) for _ in range(n_classes)])
+
+    def affinity(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(P (N, K), h^ (N, hidden))``."""
+        p = F.normalize(self.fc(self.prototypes), dim=1)
+        h = F.normalize(self.fc(x), dim=1)
+        return torch.sigmoid(self.attention_b(h)) @ torch.tanh(self.attention_a(p)).T, h
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h = self.fc(x)
-        p = self.fc(self.prototypes)
-        q = torch.softmax(h @ p.T / math.sqrt(h.shape[1]), 1) @ p
-        a = torch.softmax(self.attention(h, q), 1)           # (C, N)
-        z = a @ h                                              # (C, d2)
-        w = self.heads.weight                                  # (C, d2), weight-normalised
-        logits = (w * z).sum(1) + self.heads.bias
-        d = torch.cdist(h, p) ** 2
-        aux = LAMBDA_CLST * d.min(1).values.mean() + LAMBDA_CLST * d.min(0).values.mean()
-        return logits, a[1], aux
+        aff, h = self.affinity(x)
+        a = torch.softmax(self.attention_c(aff).T, dim=1)                 # (C, N)
+        m = F.normalize(a @ h, dim=1)                                      # (C, hidden)
+        logits = torch.cat([clf(m[c]) for c, clf in enumerate(self.classifiers)])
+        s = torch.softmax(aff, dim=1)                                      # over prototypes
+        clst = 1 - s.max(dim=1).values.mean()
+        proto_clst = 1 - s.max(dim=0).values.mean()
+        return logits, a[1], LAMBDA_CLST * clst + LAMBDA_PROTO_CLST * proto_clst
 
 
-def init_prototypes(x: np.ndarray, k: int, seed: int) -> torch.Tensor:
+def init_prototypes(x: np.ndarray, k: int, seed: int, how: str) -> torch.Tensor:
+    """``k`` prototypes in the input space: standard-normal draws (the authors') or k-means centres of ``x``."""
+    if how == "random":
+        return torch.randn(k, x.shape[1], generator=torch.Generator().manual_seed(seed))
+    if how != "kmeans":
+        raise SlamagsError(f"config key mil.prototype_init: {how!r} is unknown; choose one of "
+                           f"{', '.join(PROTOTYPE_INITS)}")
     from sklearn.cluster import KMeans
 
     rng = np.random.default_rng(seed)
@@ -109,11 +125,12 @@ def init_prototypes(x: np.ndarray, k: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(km.cluster_centers_.astype(np.float32))
 
 
-def build_model(name: str, dim: int, train_x: np.ndarray, n_prototypes: int, seed: int) -> nn.Module:
+def build_model(name: str, dim: int, train_x: np.ndarray, n_prototypes: int, seed: int,
+                prototype_init: str = "random") -> nn.Module:
     if name == "abmil":
         return ABMIL(dim)
     if name == "pamil":
-        return PAMIL(init_prototypes(train_x, n_prototypes, seed), dims=(dim, 512, 256))
+        return PAMIL(init_prototypes(train_x, n_prototypes, seed, prototype_init))
     raise SlamagsError(f"MIL model {name!r} is unknown; choose one of {', '.join(MODELS)}")
 
 
@@ -153,10 +170,12 @@ def _eval_loss(model: nn.Module, bags: list[Bag]) -> float:
 
 
 def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay: float, seed: int,
-              val_fraction: float, n_prototypes: int) -> tuple[nn.Module, list[dict[str, float]]]:
+              val_fraction: float, n_prototypes: int,
+              prototype_init: str = "random") -> tuple[nn.Module, list[dict[str, float]]]:
     torch.manual_seed(seed)
     fit, val = split_validation(train, val_fraction, seed)
-    model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed)
+    model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed,
+                        prototype_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     best, best_loss, history = copy.deepcopy(model.state_dict()), float("inf"), []
@@ -214,26 +233,34 @@ def standardise(emb: np.ndarray, fit_rows: np.ndarray) -> np.ndarray:
     return ((emb - mu) / np.where(sd > 1e-8, sd, 1.0)).astype(np.float32)
 
 
-def run_mil(cfg: dict[str, Any], bags_path: str, embeddings_path: str, model_name: str, mil_seed: int,
-            out_metrics: str, out_attention: str, ids: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train one MIL model on one run's embeddings and evaluate it on the TEST bags."""
+def run_mil(mil: dict[str, Any], bags_path: str, embeddings_path: str,
+            runs: Sequence[tuple[str, int, str, str]], ids: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Train and evaluate every MIL run of one embedding in one process.
+
+    ``mil`` is the config's ``mil`` section; ``runs`` lists ``(model, mil_seed, out_metrics,
+    out_attention)``. The embeddings are read and standardised once; every run writes its own
+    ``metrics.json`` (tagged with ``ids``, the run's wr/seed/method) and ``attention.parquet``.
+    """
     from slamags.embed import read_embeddings
 
     torch.set_num_threads(1)
-    mc = cfg["mil"]
     bags = pd.read_parquet(bags_path)
     _, emb = read_embeddings(embeddings_path, bags)
     emb = standardise(emb, (bags["split"] == "train").to_numpy())
     train, test = make_bags(bags, emb, "train"), make_bags(bags, emb, "test")
-    model, history = train_mil(model_name, train, mc["epochs"], mc["lr"], mc.get("weight_decay", 0.0), mil_seed,
-                               mc["val_fraction"], mc.get("n_prototypes", 8))
-    metrics, attention = evaluate(model, test, bags, mc["top_k"])
-    best = min(history, key=lambda r: r["val_loss"])
-    metrics.update(ids or {}, mil=model_name, mil_seed=mil_seed, selected_epoch=best["epoch"],
-                   val_loss=best["val_loss"], history=history)
-    write_parquet(attention, out_attention)
-    write_json(metrics, out_metrics)
-    log.info("mil %s seed %d: bag F1 %.3f AUC %.3f top-%d count %.2f recall %.3f instance AUC %.3f "
-             "(selected epoch %d by validation loss)", model_name, mil_seed, metrics["bag_f1"], metrics["bag_auc"],
-             mc["top_k"], metrics["topk_count"], metrics["topk_recall"], metrics["instance_auc"], best["epoch"])
-    return metrics
+    out = []
+    for model_name, mil_seed, out_metrics, out_attention in runs:
+        model, history = train_mil(model_name, train, mil["epochs"], mil["lr"], mil["weight_decay"], mil_seed,
+                                   mil["val_fraction"], mil["n_prototypes"], mil["prototype_init"])
+        metrics, attention = evaluate(model, test, bags, mil["top_k"])
+        best = min(history, key=lambda r: r["val_loss"])
+        metrics.update(ids or {}, mil=model_name, mil_seed=mil_seed, selected_epoch=best["epoch"],
+                       val_loss=best["val_loss"], history=history)
+        write_parquet(attention, out_attention)
+        write_json(metrics, out_metrics)
+        log.info("mil %s seed %d: bag F1 %.3f AUC %.3f top-%d count %.2f recall %.3f instance AUC %.3f "
+                 "(selected epoch %d by validation loss)", model_name, mil_seed, metrics["bag_f1"],
+                 metrics["bag_auc"], mil["top_k"], metrics["topk_count"], metrics["topk_recall"],
+                 metrics["instance_auc"], best["epoch"])
+        out.append(metrics)
+    return out

@@ -7,19 +7,22 @@ method            objective (train bags of one simulation only)
 ``simclr``        NT-Xent on two random views of every train patch
 ``weak``          cross-entropy of a linear head predicting the bag label
 ``supcon_bag``    SupCon with the bag label as class label
-``similarity``    SupCon with all labels equal, on negative-bag patches only
+``similarity``    the similarity objective (pull-together) on negative-bag patches only
 ``slam``          similarity (negative bags) + NT-Xent (positive bags), summed
 ``slam_ags``      the same two tasks combined by adaptive gradient surgery
 ================  ==========================================================
 
 A batch mixes positive-bag and negative-bag patches in the ratio of their
 counts, drawn without replacement over an epoch. Negative patches' first view is
-the centre crop, the second a random view (rotation p=0.5); positive patches get
-two random views (rotation p=0.8). Single-task methods send all views of a batch
+the centre crop, the second a SimCLR view; positive patches get two SimCLR views
+(:mod:`slamags.augment`). Single-task methods send all views of a batch
 through the network in one forward pass; two-task methods send each task's views
 in one pass per task (so each task gradient back-propagates through its own
 sub-graph only), take one gradient per task (``autograd.grad``) and combine them
 (:mod:`slamags.surgery`).
+
+At the end of every epoch the collapse monitor (:mod:`slamags.collapse`) embeds
+a fixed probe set of train patches and adds its numbers to the epoch's row.
 
 The loop checkpoints model, optimiser, scheduler, every random generator, the
 epoch and the metrics rows atomically after each epoch, so a killed job resumes
@@ -47,6 +50,8 @@ from torch import nn
 import slamags
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view
+from slamags.collapse import choose_probe, measure
+from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_parquet
@@ -76,14 +81,15 @@ class TrainSettings:
     temperature: float
     crop_fraction: float
     seed: int
-    threads: int = 1
+    probe_size: int
+    threads: int
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], method: str) -> "TrainSettings":
         p = cfg["pretrain"]
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
-                "crop_fraction", "seed", "threads")
-        return cls(method=method, **{k: p[k] for k in keys if k in p})
+                "crop_fraction", "seed", "probe_size", "threads")
+        return cls(method=method, **{k: p[k] for k in keys})
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
@@ -106,9 +112,9 @@ class Batches:
 
 
 def lr_factor(epoch: int, warmup: int, total: int) -> float:
-    """Linear warm-up over ``warmup`` epochs, then cosine decay to 0 (per epoch)."""
+    """The authors' schedule: ``(epoch+1)/warmup`` for the first ``warmup`` epochs, then cosine to 0."""
     if epoch < warmup:
-        return (epoch + 1) / (warmup + 1)
+        return (epoch + 1) / warmup
     span = max(1, total - warmup)
     return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
 
@@ -143,6 +149,7 @@ class Trainer:
         if s.method == "similarity":
             pos = pos[:0]
         self.sampler = Batches(pos, neg, s.batch_size)
+        self.probe_neg, self.probe_pos = choose_probe(bag_labels, s.probe_size, s.seed)
         self.start_epoch = 0
         self.rows: list[dict[str, Any]] = []
 
@@ -193,7 +200,7 @@ class Trainer:
         xn = self.images[torch.as_tensor(idx_neg, dtype=torch.long)].to(self.device, non_blocking=True)
         parts: list[tuple[str, torch.Tensor]] = []
         if m in TWO_TASK or m == "similarity":
-            parts += [("neg_a", centre_view(xn, c)), ("neg_b", random_view(xn, c, g, p_rot=0.5))]
+            parts += [("neg_a", centre_view(xn, c)), ("neg_b", random_view(xn, c, g))]
             if m in TWO_TASK:
                 parts += [("pos_a", random_view(xp, c, g)), ("pos_b", random_view(xp, c, g))]
         else:
@@ -258,18 +265,30 @@ class Trainer:
                       else [None] * len(self.params))
                 task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
             if self.s.method == "slam_ags":
-                combined, stats = adaptive_gradient_surgery(task_grads, self.gen_surgery)
+                combined, stats = adaptive_gradient_surgery(task_grads, self.gen_surgery, inplace=True)
             else:
-                combined, stats = plain_sum(task_grads)
+                combined, stats = plain_sum(task_grads, inplace=True)
             for p, g in zip(self.params, combined):
                 p.grad = g
         self.opt.step()
         zero = torch.zeros((), device=self.device)
         return [loss.detach() if loss is not None else zero for loss in losses], stats
 
+    def monitor(self) -> dict[str, float]:
+        """Collapse numbers of the fixed probe set (eval mode, centre views, no gradient, no random draw)."""
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return measure(lambda x: self._forward(centre_view(x.to(self.device), self.crop)),
+                           self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
+                           self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)])
+        finally:
+            self.model.train(was_training)
+
     # -- the loop ------------------------------------------------------------------
     def run(self) -> Encoder:
         if self.s.method == "random":
+            self.rows = [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0, **self.monitor()}]
             return self.model
         self.try_resume()
         names = TASK_NAMES[self.s.method]
@@ -302,49 +321,56 @@ class Trainer:
                 t = (tele / max(steps, 1)).tolist()
                 row.update(cos_mean=t[0], cos_min=float(cos_min), conflict_fraction=t[1],
                            grad_norm_sum=t[2], grad_norm_projected=t[3])
+            row.update(self.monitor())
             self.rows.append(row)
             self.save_checkpoint(epoch)
             extra = ""
             if "cos_mean" in row:
                 extra = (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f}"
                          f" conflict {row['conflict_fraction']:.0%}")
-            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s%s", self.s.method, epoch + 1,
-                     self.s.epochs, " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_")),
-                     lr, row["images_per_s"], secs, extra)
+            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s%s | neg cos %.3f eff. rank %.1f",
+                     self.s.method, epoch + 1, self.s.epochs,
+                     " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_")), lr, row["images_per_s"],
+                     secs, extra, row["neg_mean_cos"], row["effective_rank"])
         return self.model
 
 
 def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, method: str,
-                    out_encoder: str, out_metrics: str, ckpt_dir: str | None = None) -> None:
-    """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs."""
+                    out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
+                    ids: dict[str, Any] | None = None) -> None:
+    """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
+
+    ``ids`` (the run's ``wr`` and ``seed``) become columns of ``metrics.parquet``, beside ``method``.
+    """
     s = TrainSettings.from_config(cfg, method)
     torch.set_num_threads(max(1, s.threads))
-    info = json.loads(Path(dataset_json).read_text())
+    info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
     train = bags[bags["split"] == "train"].reset_index(drop=True)
-    size = int(info["image_size"] or 224)
+    size = decode_size(info)
     device = pick_device()
     log.info("pretrain %s: CUDA_VISIBLE_DEVICES=%s, torch threads %d", method,
              os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"), torch.get_num_threads())
     t0 = time.perf_counter()
-    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads),
-                         device=device) if method != "random" else torch.empty(0, 3, size, size, dtype=torch.uint8)
-    log.info("pretrain %s: %d train patches (%d from positive bags) at %d px, crop %d, on %s, decoded in %.1f s",
-             method, len(train), int(train["bag_label"].sum()), size, crop_size(size, s.crop_fraction), device,
+    n_train, n_pos = len(train), int(train["bag_label"].sum())
+    if method == "random":  # nothing to train: decode only the collapse monitor's probe set
+        train = train.iloc[np.concatenate(choose_probe(train["bag_label"].to_numpy(), s.probe_size, s.seed))]
+    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads), device=device)
+    log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, decoded in %.1f s",
+             method, n_train, n_pos, describe_resize(info), crop_size(size, s.crop_fraction), device,
              time.perf_counter() - t0)
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
     trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt)
     model = trainer.run()
     meta = {
         "method": method, "epochs": s.epochs if method != "random" else 0, "settings": s.__dict__,
-        "image_size": size, "crop": trainer.crop, "dataset": {k: info[k] for k in ("kind", "image_size")},
+        "image_size": size, "crop": trainer.crop, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
         "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
-                 "train_patches": len(train)},
+                 "train_patches": n_train},
         "provenance": {"slamags": slamags.__version__, "torch": str(torch.__version__), "python": platform.python_version(),
                        "device": str(device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
     }
-    rows = trainer.rows or [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0}]
-    write_parquet(pd.DataFrame(rows).assign(method=method), out_metrics)
+    write_parquet(pd.DataFrame(trainer.rows).assign(method=method, **(ids or {})), out_metrics)
     save_encoder(model, meta, out_encoder)
     if ckpt is not None and ckpt.exists():
         os.remove(ckpt)

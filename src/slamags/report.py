@@ -6,7 +6,10 @@ Tables (``results/tables/``):
   metric and the embedding probe AUC;
 - ``paper_table.{csv,md,tex}``: rows = pretraining methods, column groups =
   witness rates, cells = bag F1 and Top-K (count and recall) as mean +- std over
-  bag seeds x MIL seeds, the best mean per column in bold, one table per MIL model.
+  bag seeds x MIL seeds, with ``n`` runs per cell, the best mean per column in bold,
+  one table per MIL model;
+- ``paired.{csv,md}``: slam_ags minus each baseline, paired by bag seed and MIL seed,
+  with bootstrap intervals (:mod:`slamags.paired`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.io import atomic_path, write_parquet, write_text
+from slamags.paired import paired_differences, paired_markdown
 
 log = logging.getLogger(__name__)
 METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
@@ -36,10 +40,8 @@ def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -
     runs = pd.DataFrame(rows)
     probes = []
     for f in probe_files:
-        parts = Path(f).parts  # .../wr{wr}/seed{seed}/{method}/probe.json
         p = json.loads(Path(f).read_text())
-        probes.append({"wr": float(parts[-4][2:]), "seed": int(parts[-3][4:]), "method": parts[-2],
-                       "probe_auc": p["probe_auc_test_cells"]})
+        probes.append({"wr": p["wr"], "seed": p["seed"], "method": p["method"], "probe_auc": p["probe_auc_test_cells"]})
     if probes and len(runs):
         runs = runs.merge(pd.DataFrame(probes), on=["wr", "seed", "method"], how="left")
     key = ["mil", "wr", "seed", "method", "mil_seed"]
@@ -96,6 +98,12 @@ def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], be
     return cells
 
 
+def _n_runs(df: pd.DataFrame, method: str) -> str:
+    """Runs per cell of a method's row (one number when every witness rate has the same)."""
+    ns = sorted(set(df.loc[df["method"] == method, "n_runs"].astype(int)))
+    return "/".join(str(n) for n in ns)
+
+
 def _methods_in(summary: pd.DataFrame) -> list[str]:
     present = list(dict.fromkeys(summary["method"]))
     return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
@@ -106,14 +114,14 @@ def table_markdown(summary: pd.DataFrame, top_k: int) -> str:
     parts = []
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        head = ["method"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
-                             for _, name in METRICS]
+        head = ["method", "n"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+                                  for _, name in METRICS]
         lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in _methods_in(df):
-            cells = [method] + _row_cells(df, mil, method, wrs, best, "±", lambda t: f"**{t}**")
+            cells = [method, _n_runs(df, method)] + _row_cells(df, mil, method, wrs, best, "±", lambda t: f"**{t}**")
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
-    note = (f"\nMean ± std over bag seeds × MIL seeds. Top-{top_k}: mean number of true abnormal cells among the "
+    note = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell. Top-{top_k}: mean number of true abnormal cells among the "
             f"{top_k} most attended cells of each positive test bag; Top-{top_k} recall divides it by "
             f"min({top_k}, abnormal cells in the bag). Bold: best mean per column.\n")
     return "\n\n".join(parts) + "\n" + note
@@ -125,14 +133,14 @@ def table_latex(summary: pd.DataFrame, top_k: int) -> str:
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
         n = len(METRICS)
-        out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{l" + "c" * (n * len(wrs)) + "}", "\\toprule"]
-        out.append(" & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{wr {w * 100:g}\\,\\%}}" for w in wrs) + " \\\\")
-        out.append(" ".join(f"\\cmidrule(lr){{{2 + i * n}-{1 + (i + 1) * n}}}" for i in range(len(wrs))))
+        out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{lr" + "c" * (n * len(wrs)) + "}", "\\toprule"]
+        out.append(" & & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{wr {w * 100:g}\\,\\%}}" for w in wrs) + " \\\\")
+        out.append(" ".join(f"\\cmidrule(lr){{{3 + i * n}-{2 + (i + 1) * n}}}" for i in range(len(wrs))))
         names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
-        out.append("method & " + " & ".join(names * len(wrs)) + " \\\\")
+        out.append("method & $n$ & " + " & ".join(names * len(wrs)) + " \\\\")
         out.append("\\midrule")
         for method in _methods_in(df):
-            cells = [method.replace("_", "\\_")]
+            cells = [method.replace("_", "\\_"), _n_runs(df, method)]
             cells += _row_cells(df, mil, method, wrs, best, "$\\pm$", lambda t: f"\\textbf{{{t}}}")
             out.append(" & ".join(cells) + " \\\\")
         out += ["\\bottomrule", "\\end{tabular}", ""]
@@ -149,6 +157,10 @@ def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
         csv.to_csv(tmp, index=False)
     write_text(table_markdown(summary, top_k), out / "paper_table.md")
     write_text(table_latex(summary, top_k), out / "paper_table.tex")
+    paired = paired_differences(runs)
+    with atomic_path(out / "paired.csv") as tmp:
+        paired.to_csv(tmp, index=False)
+    write_text(paired_markdown(paired), out / "paired.md")
     return summary
 
 
@@ -177,5 +189,30 @@ def data_quality(index_path: str, out_csv: str, out_md: str) -> pd.DataFrame:
     lines += [f"- `{r.path}`: {r.status}" for r in bad.head(50).itertuples()]
     if len(bad) > 50:
         lines.append(f"- ... and {len(bad) - 50} more (see results/index/patches.parquet)")
+    write_text("\n".join(lines) + "\n", out_md)
+    return table
+
+
+def runtime_table(benchmark_files: Sequence[str], out_csv: str, out_md: str) -> pd.DataFrame:
+    """Wall-clock time per rule from Snakemake's benchmark files (``results/benchmarks/<rule>[/...].tsv``)."""
+    rows = []
+    for f in benchmark_files:
+        p = Path(f)
+        rule = p.parent.name if p.parent.name != "benchmarks" else p.stem
+        b = pd.read_csv(p, sep="\t")
+        rows.append({"rule": rule, "job": p.stem, "s": float(b["s"].iloc[0]),
+                     "max_rss_mb": pd.to_numeric(b.get("max_rss", pd.Series([np.nan])), errors="coerce").iloc[0]})
+    jobs = pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss_mb"])
+    table = (jobs.groupby("rule", sort=False)
+             .agg(jobs=("s", "size"), total_s=("s", "sum"), mean_s=("s", "mean"), max_s=("s", "max"),
+                  max_rss_mb=("max_rss_mb", "max"))
+             .reset_index().sort_values("total_s", ascending=False))
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    lines = ["| rule | jobs | total s | mean s | max s | max RSS MB |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r.rule} | {r.jobs} | {r.total_s:.1f} | {r.mean_s:.1f} | {r.max_s:.1f} | {r.max_rss_mb:.0f} |"
+              for r in table.itertuples()]
+    lines += ["", f"{int(table['jobs'].sum())} jobs, {table['total_s'].sum():.0f} s of job time in all "
+              "(jobs run in parallel, so the run's wall time is shorter)."]
     write_text("\n".join(lines) + "\n", out_md)
     return table

@@ -68,8 +68,8 @@ def test_embedding_rows_that_do_not_match_their_bags(tmp_path, tiny_run_dir, fau
     faults.bad_inputs()
     cfg = load_config("tiny.yaml")
     with pytest.raises(SlamagsError) as e:
-        run_mil(cfg, str(res / "bags/wr0.2/seed0/bags.parquet"), str(emb_path), "abmil", 0,
-                str(tmp_path / "m.json"), str(tmp_path / "a.parquet"))
+        run_mil(cfg["mil"], str(res / "bags/wr0.2/seed0/bags.parquet"), str(emb_path),
+                [("abmil", 0, str(tmp_path / "m.json"), str(tmp_path / "a.parquet"))])
     assert str(e.value) == (f"embedding file {emb_path} has {len(bags) - 3} rows that do not match the {len(bags)} "
                             "cells of its bags.parquet; delete it and rerun the embed rule")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "a.parquet").exists()

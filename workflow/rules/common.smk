@@ -15,15 +15,13 @@ METHODS = config["pretrain"]["methods"]
 MIL_MODELS = config["mil"]["models"]
 MIL_SEEDS = config["mil"]["seeds"]
 LOW_WR = slamags_config.wr_tag(min(config["bags"]["witness_rates"]))
-FIGURES = ["f1_vs_wr", "topk_vs_wr", "pretrain_loss", "gradient_conflict", "gallery", "embedding_pca"]
+FIGURES = ["f1_vs_wr", "topk_vs_wr", "paired_delta", "pretrain_loss", "gradient_conflict", "collapse", "gallery", "embedding_pca"]
 
 
 wildcard_constraints:
     wr=r"[0-9.e-]+",
     seed=r"\d+",
     method="|".join(METHODS),
-    mil="|".join(MIL_MODELS),
-    mil_seed=r"\d+",
 
 
 def run_paths(pattern):
@@ -35,8 +33,17 @@ def mil_paths(pattern):
     return expand(pattern, wr=WR, seed=SEEDS, method=METHODS, mil=MIL_MODELS, mil_seed=MIL_SEEDS)
 
 
+def benchmarks():
+    """Snakemake's benchmark file of every job of the run (the runtime table reads them)."""
+    per_run = expand("results/benchmarks/{rule}/wr{wr}_seed{seed}_{method}.tsv", rule=["pretrain", "embed", "mil"],
+                     wr=WR, seed=SEEDS, method=METHODS)
+    per_sim = expand("results/benchmarks/bags/wr{wr}_seed{seed}.tsv", wr=WR, seed=SEEDS)
+    once = expand("results/benchmarks/{rule}.tsv", rule=["dataset", "index", "aggregate", "figures", "data_quality"])
+    return once + per_sim + per_run
+
+
 def final_outputs():
-    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex", "data_quality.csv", "data_quality.md"])
+    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex", "paired.csv", "paired.md", "data_quality.csv", "data_quality.md", "runtime.csv", "runtime.md"])
     return tables + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
 
 

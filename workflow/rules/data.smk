@@ -6,6 +6,8 @@ rule dataset:
         synthetic=config["synthetic"],
     log:
         "results/logs/dataset.log",
+    benchmark:
+        "results/benchmarks/dataset.tsv"
     threads: 4
     resources:
         mem_mb=4000,
@@ -23,6 +25,8 @@ rule index:
         "results/index/patches.parquet",
     log:
         "results/logs/index.log",
+    benchmark:
+        "results/benchmarks/index.tsv"
     threads: 4
     resources:
         mem_mb=4000,
@@ -42,6 +46,8 @@ rule bags:
         bags={k: v for k, v in config["bags"].items() if k not in ("witness_rates", "seeds")},
     log:
         "results/logs/bags/wr{wr}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/bags/wr{wr}_seed{seed}.tsv"
     resources:
         mem_mb=2000,
         runtime=10,

@@ -10,6 +10,8 @@ rule embed:
         embed=config["embed"],
     log:
         "results/logs/embed/wr{wr}_seed{seed}_{method}.log",
+    benchmark:
+        "results/benchmarks/embed/wr{wr}_seed{seed}_{method}.tsv"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,

@@ -10,6 +10,8 @@ rule pretrain:
         settings={k: v for k, v in config["pretrain"].items() if k not in ("methods", "threads")},
     log:
         "results/logs/pretrain/wr{wr}_seed{seed}_{method}.log",
+    benchmark:
+        "results/benchmarks/pretrain/wr{wr}_seed{seed}_{method}.tsv"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,

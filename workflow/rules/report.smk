@@ -7,8 +7,12 @@ rule aggregate:
         csv="results/tables/paper_table.csv",
         md=report("results/tables/paper_table.md", caption="../report/paper_table.rst", category="Table"),
         tex="results/tables/paper_table.tex",
+        paired_csv="results/tables/paired.csv",
+        paired_md=report("results/tables/paired.md", caption="../report/paired.rst", category="Table"),
     log:
         "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     conda:
         "../../envs/report.yaml"
     script:
@@ -18,6 +22,7 @@ rule aggregate:
 rule figures:
     input:
         runs="results/tables/all_runs.parquet",
+        paired="results/tables/paired.csv",
         pretrain=expand("results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet", wr=LOW_WR, seed=SEEDS[0], method=METHODS),
         attention=expand("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{ms}/attention.parquet",
             wr=LOW_WR, seed=SEEDS[0], method=METHODS, mil=MIL_MODELS[0], ms=MIL_SEEDS[0]),
@@ -36,6 +41,8 @@ rule figures:
         },
     log:
         "results/logs/figures.log",
+    benchmark:
+        "results/benchmarks/figures.tsv"
     conda:
         "../../envs/report.yaml"
     script:
@@ -50,7 +57,23 @@ rule data_quality:
         md=report("results/tables/data_quality.md", caption="../report/data_quality.rst", category="Table"),
     log:
         "results/logs/data_quality.log",
+    benchmark:
+        "results/benchmarks/data_quality.tsv"
     conda:
         "../../envs/report.yaml"
     script:
         "../scripts/data_quality.py"
+
+
+rule runtime:
+    input:
+        benchmarks(),
+    output:
+        csv="results/tables/runtime.csv",
+        md=report("results/tables/runtime.md", caption="../report/runtime.rst", category="Table"),
+    log:
+        "results/logs/runtime.log",
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/runtime.py"

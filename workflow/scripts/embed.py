@@ -1,6 +1,8 @@
 from slamags.embed import run_embedding
 from slamags.runner import run_job
 
+w = snakemake.wildcards
 run_job(snakemake, run_embedding, cfg=snakemake.config, encoder_path=snakemake.input.encoder,
         bags_path=snakemake.input.bags, dataset_json=snakemake.input.dataset,
-        out=snakemake.output.embeddings, out_probe=snakemake.output.probe)
+        out=snakemake.output.embeddings, out_probe=snakemake.output.probe,
+        ids={"wr": float(w.wr), "seed": int(w.seed), "method": w.method})

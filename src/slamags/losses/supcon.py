@@ -1,4 +1,4 @@
-"""Supervised contrastive loss (Khosla et al. 2020) and the slide-label-aware similarity objective.
+"""Supervised contrastive loss (Khosla et al. 2020).
 
 With the ``2N`` L2-normalised projections ``z`` of two views, labels ``y`` (each
 instance's label repeated for both views), ``s_ij = z_i . z_j / tau``, the
@@ -6,22 +6,14 @@ positives of anchor ``i`` are ``P(i) = {p != i : y_p = y_i}`` and::
 
     L = 1/(2N) * sum_i  -1/|P(i)| * sum_{p in P(i)} log( exp(s_ip) / sum_{k != i} exp(s_ik) )
 
-Anchors with no positive are skipped. The *similarity* objective of SLAM-AGS is
-SupCon with all labels equal, applied to patches of negative bags: every cell of
-a negative slide is normal, so all of them are pulled together. With all labels
-equal every other view is a positive, so the loss is bounded below by
-``log(2N - 1)`` (reached when all similarities in the batch are equal);
-:func:`similarity_loss` reports it minus that bound, so that 0 is the optimum
-and values compare across batch sizes. A constant shift leaves the gradient
-unchanged.
+Anchors with no positive are skipped. ``supcon_bag`` uses it with the bag
+label as class (the authors' ``nt_xent_loss`` with labels).
 
 Shapes: ``z_a, z_b``: ``(N, D)``, ``labels``: ``(N,)``; scalar result; ``N = 0``
 gives a graph-connected zero.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -41,10 +33,3 @@ def supcon(z_a: torch.Tensor, z_b: torch.Tensor, labels: torch.Tensor, temperatu
     mean_log_prob = (log_prob * pos).sum(1) / n_pos.clamp(min=1)
     has_pos = (n_pos > 0).to(mean_log_prob.dtype)
     return -(mean_log_prob * has_pos).sum() / has_pos.sum().clamp(min=1)
-
-
-def similarity_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    """SupCon with all labels equal, minus its lower bound ``log(2N - 1)``: pull every negative-bag patch together."""
-    n = z_a.shape[0]
-    loss = supcon(z_a, z_b, torch.zeros(n, dtype=torch.long, device=z_a.device), temperature)
-    return loss - math.log(2 * n - 1) if n > 0 else loss
