@@ -3,6 +3,7 @@
 #        snakemake --cores all --configfile configs/paper.yaml   (paper scale)
 #        snakemake --profile profiles/slurm          (SLURM cluster)
 import os
+import sys
 
 from snakemake.utils import min_version
 
@@ -33,3 +34,9 @@ localrules:
 rule all:
     input:
         final_outputs(),
+
+
+onerror:
+    from slamags.failures import summary
+
+    print(summary(log), file=sys.stderr)

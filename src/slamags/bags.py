@@ -48,8 +48,8 @@ def simulate(index: pd.DataFrame, wr: float, seed: int, bag_size: int, n_train: 
                                       ("negative", negative_classes, need_neg, len(neg))):
         if have < need:
             raise SlamagsError(
-                f"bags wr={wr:g} seed={seed}: need {need} usable cells of {what} class(es) "
-                f"{'+'.join(classes)}, found {have}; lower bags.bag_size/n_train/n_test or add data")
+                f"bags wr={wr:g} seed={seed}: need {need} usable {what} cells, the index has {have} "
+                f"({usable_by_class(index, classes)}); lower bags.bag_size/n_train/n_test or add data")
     rng = np.random.default_rng(np.random.SeedSequence([seed, int(round(wr * 1e6))]))
     pos_ids = pos.iloc[rng.permutation(len(pos))[:need_pos]]
     neg_ids = neg.iloc[rng.permutation(len(neg))[:need_neg]]
@@ -71,6 +71,17 @@ def simulate(index: pd.DataFrame, wr: float, seed: int, bag_size: int, n_train: 
     bags["instance_label"] = bags["instance_label"].astype("int8")
     bags["bag_label"] = bags["bag_label"].astype("int8")
     return bags[COLUMNS]
+
+
+def usable_by_class(index: pd.DataFrame, classes: list[str]) -> str:
+    """'LYT' 0 usable of 300 (300 wrong_mode), ... -- what the index left of each class."""
+    parts = []
+    for c in classes:
+        rows = index[index["cell_class"] == c]
+        bad = rows.loc[rows["status"] != "ok", "status"].value_counts()
+        why = ", ".join(f"{n} {s}" for s, n in bad.items())
+        parts.append(f"{c!r} {int((rows['status'] == 'ok').sum())} usable of {len(rows)}" + (f" ({why})" if why else ""))
+    return "; ".join(parts)
 
 
 def summary(bags: pd.DataFrame) -> str:

@@ -24,6 +24,16 @@ def schema() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def _is_integer(_checker: Any, value: Any) -> bool:
+    """JSON Schema counts 1.0 as an integer; a config value written 1.0 is a float here."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_Validator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 def _fill_defaults(cfg: Config, sch: dict[str, Any]) -> None:
     for key, sub in sch.get("properties", {}).items():
         if key not in cfg and "default" in sub:
@@ -62,7 +72,7 @@ def witness_count(wr: float, bag_size: int) -> int:
 def validate(cfg: Config, check_paths: bool = True) -> Config:
     """Validate ``cfg`` in place (defaults filled); raise :class:`SlamagsError` with one line."""
     sch = schema()
-    validator = jsonschema.Draft202012Validator(sch)
+    validator = _Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         raise SlamagsError(_one_line(errors[0]))
@@ -77,12 +87,13 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
             need = math.ceil(0.5 / wr)
             raise SlamagsError(f"config key bags.witness_rates: {wr} x bag_size {bags['bag_size']} rounds to 0 "
                                f"positive cells per bag; raise bags.bag_size to at least {need}")
+    _check_consistency(cfg)
     if ds["kind"] == "synthetic":
         counts = cfg["synthetic"]["counts"]
         for key in ("negative_classes", "positive_classes"):
             missing = [c for c in ds[key] if c not in counts]
             if missing:
-                raise SlamagsError(f"config key dataset.{key}: {', '.join(missing)} not generated; "
+                raise SlamagsError(f"config key dataset.{key}: {', '.join(map(repr, missing))} not generated; "
                                    f"add them to synthetic.counts (drawable: LYT, BLA, NGS, EBO)")
     else:
         if not ds.get("root"):
@@ -97,13 +108,37 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
                 missing = [c for c in ds[key] if not (root / c).is_dir()]
                 if missing:
                     found = sorted(p.name for p in root.iterdir() if p.is_dir())
-                    raise SlamagsError(f"config key dataset.{key}: class folder(s) {', '.join(missing)} not in "
+                    raise SlamagsError(f"config key dataset.{key}: class folder(s) {', '.join(map(repr, missing))} not in "
                                        f"{root}; found: {', '.join(found) or 'none'}")
     if check_paths:
         check_capacity(cfg)
     if "crop_fraction" not in cfg["pretrain"]:
         cfg["pretrain"]["crop_fraction"] = 224 / 250
     return cfg
+
+
+def _check_consistency(cfg: Config) -> None:
+    """Values that each pass the schema but break the run together."""
+    b, p, m = cfg["bags"], cfg["pretrain"], cfg["mil"]
+    tags: dict[str, float] = {}
+    for wr in b["witness_rates"]:
+        tag = wr_tag(wr)
+        if tag in tags:
+            raise SlamagsError(f"config key bags.witness_rates: {tags[tag]!r} and {wr!r} both become the path tag "
+                               f"wr{tag}; use rates that differ in their first 6 significant digits")
+        tags[tag] = wr
+    if p["warmup_epochs"] > p["epochs"]:
+        raise SlamagsError(f"config key pretrain.warmup_epochs: {p['warmup_epochs']} warm-up epochs exceed the "
+                           f"{p['epochs']} epochs of pretrain.epochs; set it to at most {p['epochs']}")
+    n_val = round(m["val_fraction"] * b["n_train"])
+    if n_val < 1 or n_val >= b["n_train"]:
+        lo, hi = 0.5 / b["n_train"], (b["n_train"] - 0.5) / b["n_train"]
+        raise SlamagsError(f"config key mil.val_fraction: {m['val_fraction']} x bags.n_train {b['n_train']} gives "
+                           f"{n_val} validation bags per label; each label needs at least one validation and one "
+                           f"training bag: choose a value between {lo:.3f} and {hi:.3f}")
+    if m["top_k"] > b["bag_size"]:
+        raise SlamagsError(f"config key mil.top_k: {m['top_k']} exceeds bags.bag_size {b['bag_size']} "
+                           f"(it would retrieve every cell); set it to at most {b['bag_size']}")
 
 
 def cells_needed(cfg: Config) -> dict[str, int]:

@@ -59,7 +59,7 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise SlamagsError(f"dataset description {path} is unreadable ({type(e).__name__}); "
-                           "delete it and rerun the workflow (its dataset rule rewrites it)") from e
+                           f"rebuild it: run your snakemake command with --force {path}") from e
 
 
 DEFAULT_DECODE_SIZE = 224

@@ -69,7 +69,7 @@ def write_embeddings(df: pd.DataFrame, emb: np.ndarray, path: str) -> None:
 
 def read_embeddings(path: str | Path, bags: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Read an embeddings file; with ``bags``, check that its rows are exactly those bags' cells."""
-    fix = "delete it and rerun the embed rule"
+    fix = f"rebuild it: run your snakemake command with --force {path}"
     try:
         table = pq.read_table(path)
     except Exception as e:  # noqa: BLE001

@@ -46,9 +46,12 @@ def scan(root: Path) -> pd.DataFrame:
                 if name.startswith(".") or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
                     continue
                 full = Path(dirpath) / name
-                st = full.stat()
                 rel = full.relative_to(root).as_posix()
-                rows.append((rel, cls_dir.name, st.st_size, st.st_mtime_ns))
+                try:
+                    st = full.stat()
+                    rows.append((rel, cls_dir.name, st.st_size, st.st_mtime_ns))
+                except OSError:  # a dangling symlink or a file gone since the listing: probed as unreadable
+                    rows.append((rel, cls_dir.name, -1, -1))
     return pd.DataFrame(rows, columns=["path", "cell_class", "bytes", "mtime_ns"])
 
 
@@ -58,7 +61,7 @@ def _probe(args: tuple[str, list[str], int | None]) -> list[tuple[int, int, str]
     for rel in paths:
         full = os.path.join(root, rel)
         try:
-            if os.path.getsize(full) == 0:
+            if os.path.getsize(full) == 0:  # raises for a dangling symlink: unreadable
                 out.append((0, 0, "empty"))
                 continue
             with Image.open(full) as im:

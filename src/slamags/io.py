@@ -1,4 +1,9 @@
-"""Atomic output helpers: every file is written to a temp name, then renamed."""
+"""Atomic output helpers: every file is written to a temp name, then renamed.
+
+The temp file is created owner-only (``mkstemp``); before the rename it gets the
+mode a plain ``open()`` would have given it under the process umask (0644 under
+the usual 022), so colleagues on a shared cluster can read the results.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -41,9 +41,9 @@ def save_encoder(model: Encoder, meta: dict[str, Any], path: str | os.PathLike[s
 def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[Encoder, dict]:
     """Load an ``encoder.pt``; a broken or foreign file gives one line naming it and the fix."""
     path = Path(path)
-    fix = "delete it and rerun the pretrain rule (snakemake rebuilds it)"
+    fix = f"rebuild it: run your snakemake command with --force {path}"
     if not path.is_file():
-        raise SlamagsError(f"encoder checkpoint {path} does not exist; rerun the pretrain rule")
+        raise SlamagsError(f"encoder checkpoint {path} does not exist; {fix}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, Exception) as e:  # noqa: BLE001

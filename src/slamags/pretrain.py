@@ -152,6 +152,7 @@ class Trainer:
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, s.probe_size, s.seed)
         self.start_epoch = 0
         self.rows: list[dict[str, Any]] = []
+        self._lock_fd: int | None = None
 
     # -- checkpointing ---------------------------------------------------------------
     def _state(self, epoch: int) -> dict[str, Any]:
@@ -168,6 +169,26 @@ class Trainer:
             return
         with atomic_path(self.ckpt) as tmp:
             torch.save(self._state(epoch), tmp)
+
+    def lock(self) -> None:
+        """Take an exclusive lock on the checkpoint folder for this process's lifetime; refuse a shared one."""
+        if self.ckpt is None:
+            return
+        import fcntl
+
+        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
+        path = self.ckpt.parent / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise SlamagsError(f"checkpoint folder {self.ckpt.parent} is in use by another training process "
+                               f"(pid {owner}); wait for it to end or stop it, then rerun") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
 
     def try_resume(self) -> None:
         if self.ckpt is None or not self.ckpt.exists():
@@ -290,6 +311,7 @@ class Trainer:
         if self.s.method == "random":
             self.rows = [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0, **self.monitor()}]
             return self.model
+        self.lock()
         self.try_resume()
         names = TASK_NAMES[self.s.method]
         for epoch in range(self.start_epoch, self.s.epochs):
@@ -372,6 +394,8 @@ def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, meth
     }
     write_parquet(pd.DataFrame(trainer.rows).assign(method=method, **(ids or {})), out_metrics)
     save_encoder(model, meta, out_encoder)
-    if ckpt is not None and ckpt.exists():
-        os.remove(ckpt)
+    if ckpt is not None:
+        for f in (ckpt, ckpt.parent / "lock"):
+            if f.exists():
+                os.remove(f)
     log.info("pretrain %s: wrote %s", method, out_encoder)

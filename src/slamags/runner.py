@@ -8,6 +8,8 @@ turns a :class:`~slamags.SlamagsError` into one line on stderr and exit code 1.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from typing import Any, Callable
 
@@ -23,9 +25,42 @@ def setup_logging(logfile: str | None = None) -> None:
 
 
 def run_job(smk: Any, fn: Callable[..., Any], **kwargs: Any) -> None:
-    """Run ``fn(**kwargs)`` inside a Snakemake ``script:`` job, logging to its log file."""
+    """Run ``fn(**kwargs)`` inside a Snakemake ``script:`` job, logging to its log file.
+
+    The job dies with the Snakemake process that started it (:func:`die_with_parent`), so a
+    killed workflow leaves no orphaned job writing into its outputs.
+    """
     setup_logging(smk.log[0] if len(smk.log) else None)
+    die_with_parent()
     guarded(fn, **kwargs)
+
+
+def _stop(signum: int, _frame: Any) -> None:
+    raise SystemExit(f"error: job stopped by signal {signal.Signals(signum).name} "
+                     "(its snakemake process ended, or the scheduler cancelled it)")
+
+
+def die_with_parent() -> None:
+    """Linux: ask the kernel for SIGTERM when the parent process dies, and turn SIGTERM into a clean exit.
+
+    SIGTERM raises :class:`SystemExit`, so temporary files are removed and no output is left
+    half-written. Elsewhere (no ``prctl``) only the SIGTERM handling applies.
+    """
+    signal.signal(signal.SIGTERM, _stop)
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        if libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def guarded(fn: Callable[..., Any], **kwargs: Any) -> Any:

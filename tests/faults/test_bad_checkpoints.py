@@ -32,7 +32,7 @@ def test_truncated_encoder(tmp_path, tiny_run_dir, faults):
         load_encoder(bad)
     msg = str(e.value)
     assert msg.startswith(f"encoder checkpoint {bad} is corrupt or truncated (")
-    assert msg.endswith("); delete it and rerun the pretrain rule (snakemake rebuilds it)") and "\n" not in msg
+    assert msg.endswith(f"); rebuild it: run your snakemake command with --force {bad}") and "\n" not in msg
     faults.survived()
 
 
@@ -54,7 +54,8 @@ def test_encoder_of_another_architecture(tmp_path, kind, faults):
     with pytest.raises(SlamagsError) as e:
         load_encoder(path)
     msg = str(e.value)
-    assert str(path) in msg and expect in msg and "delete it and rerun the pretrain rule" in msg and "\n" not in msg
+    assert str(path) in msg and expect in msg and f"rebuild it: run your snakemake command with --force {path}" in msg
+    assert "\n" not in msg
     faults.survived()
 
 
@@ -71,7 +72,7 @@ def test_embedding_rows_that_do_not_match_their_bags(tmp_path, tiny_run_dir, fau
         run_mil(cfg["mil"], str(res / "bags/wr0.2/seed0/bags.parquet"), str(emb_path),
                 [("abmil", 0, str(tmp_path / "m.json"), str(tmp_path / "a.parquet"))])
     assert str(e.value) == (f"embedding file {emb_path} has {len(bags) - 3} rows that do not match the {len(bags)} "
-                            "cells of its bags.parquet; delete it and rerun the embed rule")
+                            f"cells of its bags.parquet; rebuild it: run your snakemake command with --force {emb_path}")
     assert not (tmp_path / "m.json").exists() and not (tmp_path / "a.parquet").exists()
     emb_path.write_bytes(b"PAR1 garbage")
     with pytest.raises(SlamagsError, match="is unreadable"):
@@ -79,19 +80,37 @@ def test_embedding_rows_that_do_not_match_their_bags(tmp_path, tiny_run_dir, fau
     faults.survived()
 
 
-def test_corrupt_encoder_through_the_workflow_names_the_fix(tiny_run_dir, faults):
+def test_corrupt_encoder_through_the_workflow_names_a_fix_that_rebuilds(tiny_run_dir, faults):
+    """The failed run ends with one line naming the job and its error; the command the error gives rebuilds."""
     enc = tiny_run_dir / "results/pretrain/wr0.2/seed0/random/encoder.pt"
-    backup = enc.read_bytes()
-    try:
-        enc.write_bytes(backup[:1000])
-        faults.injected()
-        r = snakemake(tiny_run_dir, "results/embed/wr0.2/seed0/random/embeddings.parquet", "--cores", "1",
-                      "--configfile", str(REPO / "configs/tiny.yaml"))
-        assert r.returncode != 0
-        log = (tiny_run_dir / "results/logs/embed/wr0.2_seed0_random.log").read_text()
-        assert "encoder checkpoint results/pretrain/wr0.2/seed0/random/encoder.pt is corrupt or truncated" in log
-        assert "delete it and rerun the pretrain rule" in log
-        assert not (tiny_run_dir / "results/embed/wr0.2/seed0/random/embeddings.parquet").exists()
-        faults.survived()
-    finally:
-        enc.write_bytes(backup)
+    target = "results/embed/wr0.2/seed0/random/embeddings.parquet"
+    args = ["--cores", "1", "--configfile", str(REPO / "configs/tiny.yaml")]
+    enc.write_bytes(enc.read_bytes()[:1000])
+    faults.injected()
+    r = snakemake(tiny_run_dir, target, *args)
+    assert r.returncode != 0
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("failed: embed (wr=0.2, seed=0, method=random): error: encoder checkpoint "
+                           "results/pretrain/wr0.2/seed0/random/encoder.pt is corrupt or truncated"), last
+    fix = last.split("rebuild it: run your snakemake command with ")[1].split()
+    assert fix == ["--force", "results/pretrain/wr0.2/seed0/random/encoder.pt"]
+    assert not (tiny_run_dir / target).exists()
+    r = snakemake(tiny_run_dir, *fix, *args)                               # exactly the fix the line gives
+    assert r.returncode == 0, r.stderr[-3000:]
+    load_encoder(enc)
+    r = snakemake(tiny_run_dir, target, *args)                             # then the same command as before
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (tiny_run_dir / target).is_file()
+    faults.survived()
+
+
+def test_a_deleted_intermediate_is_rebuilt_by_naming_it(tiny_run_dir, faults):
+    """README: Snakemake does not rebuild a deleted intermediate on its own; naming it as a target does."""
+    bags = tiny_run_dir / "results/bags/wr0.2/seed0/bags.parquet"
+    args = ["--cores", "1", "--configfile", str(REPO / "configs/tiny.yaml")]
+    bags.unlink()
+    faults.injected()
+    r = snakemake(tiny_run_dir, str(bags.relative_to(tiny_run_dir)), *args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert pd.read_parquet(bags)["bag_id"].nunique() == 10
+    faults.survived()

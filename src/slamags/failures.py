@@ -1,0 +1,63 @@
+"""What failed, in one line per job: read Snakemake's run log and each failed job's own log.
+
+A failed run ends with Snakemake's ``WorkflowError: At least one job did not
+complete successfully``, and the useful line (our ``error: ...``) sits among a
+thousand others. The workflow's ``onerror:`` handler calls :func:`summary`, which
+prints, last, for every failed job: its rule, its wildcards and the error line
+from its log file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_START = re.compile(r"^(?:local)?rule (\w+):\s*$")
+_ERROR = re.compile(r"^Error in rule (\w+):\s*$")
+_FIELD = re.compile(r"^\s+(\w+): (.*)$")
+
+
+def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for i, line in enumerate(lines):
+        m = head.match(line)
+        if not m:
+            continue
+        fields: dict[str, str] = {}
+        for follow in lines[i + 1:]:
+            f = _FIELD.match(follow)
+            if not f:
+                break
+            fields[f.group(1)] = f.group(2)
+        out.append((m.group(1), fields))
+    return out
+
+
+def _error_line(log: Path) -> str:
+    """The job's last logged error (our one-line ``error``), else the last line of its log."""
+    try:
+        text = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {log})"
+    errors = [ln.split(" ERROR ", 1)[1] for ln in text if " ERROR " in ln]
+    if errors:
+        return f"error: {errors[-1].strip()}"
+    tail = [ln for ln in text if ln.strip()]
+    return tail[-1].strip() if tail else f"(empty log {log})"
+
+
+def summary(snakemake_log: str | Path) -> str:
+    """One line per failed job of the run whose Snakemake log is ``snakemake_log`` (empty if none)."""
+    try:
+        lines = Path(snakemake_log).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    started = {f.get("jobid"): (rule, f) for rule, f in _blocks(lines, _START)}
+    out = []
+    for rule, f in _blocks(lines, _ERROR):
+        _, start = started.get(f.get("jobid"), (rule, {}))
+        wildcards = start.get("wildcards", f.get("wildcards", ""))
+        log = (f.get("log") or start.get("log") or "").split(" (check")[0].split(",")[0].strip()
+        what = _error_line(Path(log)) if log else "(no log file)"
+        out.append(f"failed: {rule}" + (f" ({wildcards})" if wildcards else "") + f": {what}")
+    return "\n".join(out)
