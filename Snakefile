@@ -7,7 +7,18 @@ import sys
 
 from snakemake.utils import min_version
 
+from slamags import SlamagsError
+from slamags import config as slamags_config
+
 min_version("8.10")
+
+
+# a YAML mistake in config.yaml gets its file and line (Snakemake's own message names neither);
+# for --configfile files, which Snakemake reads before this file runs: slamags check-config FILE...
+try:
+    slamags_config.read_yaml(os.path.join(workflow.basedir, "config.yaml"))
+except SlamagsError as e:
+    sys.exit(f"error: {e}")
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")
@@ -37,6 +48,11 @@ rule all:
 
 
 onerror:
+    # one line per failed job, printed last: after Snakemake's own closing "WorkflowError" message
+    import atexit
+
     from slamags.failures import summary
 
-    print(summary(log), file=sys.stderr)
+    failed = summary(log)
+    if failed:
+        atexit.register(print, failed, file=sys.stderr)

@@ -121,7 +121,8 @@ def bench_baseline(root, paths, labels, crop, batch, steps, warmup, device, work
 def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float:
     images = load_images(root, paths, size, device=device)
     s = TrainSettings(method="slam_ags", epochs=1, warmup_epochs=0, batch_size=batch, lr=1e-3, momentum=0.9,
-                      weight_decay=1e-4, temperature=0.07, crop_fraction=224 / 250, seed=0)
+                      weight_decay=1e-4, temperature=0.07, crop_fraction=224 / 250, seed=0, probe_size=2,
+                      threads=torch.get_num_threads())
     tr = Trainer(s, images, np.asarray(labels), device)
     tr.model.train()
     gen = torch.Generator().manual_seed(0)
@@ -133,8 +134,7 @@ def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float
     sync(device)
     t0, n_views = time.perf_counter(), 0
     for p, n in batches[warmup:warmup + steps]:
-        tr.step(p, n)
-        n_views += 2 * (len(p) + len(n))
+        n_views += tr.step(p, n)[2]
     sync(device)
     return n_views / (time.perf_counter() - t0)
 

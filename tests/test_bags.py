@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from slamags import SlamagsError
 from slamags.bags import simulate
-from slamags.config import witness_count
+from slamags.bags import witness_count
 
 
 def make_index(n_neg: int, n_pos: int, n_bad: int = 5) -> pd.DataFrame:
@@ -70,7 +70,9 @@ def test_too_small_dataset_says_what_is_needed(n_neg, n_pos, what, need):
         simulate(make_index(n_neg, n_pos), 0.1, 0, 100, 3, 2, ["LYT"], ["BLA"])
     msg = str(e.value)
     found = n_neg if what == "negative" else n_pos
-    assert f"need {need} usable cells of {what}" in msg and f"found {found}" in msg and "\n" not in msg
+    counts = f"'LYT' {found} usable of {found}" if what == "negative" else f"'BLA' {found} usable of {found + 5} (5 unreadable)"
+    assert f"need {need} usable {what} cells, the index has {found} ({counts})" in msg
+    assert "\n" not in msg
 
 
 def test_witness_count_rounds_half_up():

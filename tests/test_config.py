@@ -16,7 +16,7 @@ from slamags.config import validate
     ({"dataset": {"kind": "tcia", "root": None}}, "dataset.root: required for dataset.kind=tcia"),
     ({"dataset": {"kind": "folder", "root": "/nonexistent/cells"}}, "folder /nonexistent/cells does not exist"),
     ({"dataset": {"positive_classes": ["LYT"]}}, "both negative and positive"),
-    ({"dataset": {"positive_classes": ["MON"]}}, "dataset.positive_classes: MON not generated"),
+    ({"dataset": {"positive_classes": ["MON"]}}, "dataset.positive_classes: 'MON' not generated"),
     ({"pretrain": {"epoch": 3}}, "unknown key(s) epoch; allowed:"),
     ({"bags": {"bag_size": 500}}, "config key bags: 18 bags per label of 500 cells need 17550 negative cells (LYT), "
                                   "the dataset has 2000"),
@@ -31,7 +31,7 @@ def test_bad_values_give_one_line_naming_the_key(override, expect):
 def test_missing_class_folder_is_named(tmp_path):
     (tmp_path / "LYT").mkdir()
     (tmp_path / "MON").mkdir()
-    with pytest.raises(SlamagsError, match=r"class folder\(s\) BLA not in .*found: LYT, MON"):
+    with pytest.raises(SlamagsError, match=r"class folder\(s\) 'BLA' not in .*found: LYT, MON"):
         validate(load_config(dataset={"kind": "folder", "root": str(tmp_path)}))
 
 

@@ -16,7 +16,8 @@ from slamags.embed import embed_images, linear_probe_auc
 from slamags.images import load_images
 from slamags.index import build_index
 from slamags.model import load_encoder
-from slamags.pretrain import METHODS, TASK_NAMES, Batches, Trainer, TrainSettings, lr_factor
+from slamags.methods import METHODS
+from slamags.pretrain import Batches, Trainer, TrainSettings, lr_factor
 
 
 def settings(method, **kw):
@@ -50,7 +51,7 @@ def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
     tr, before = _train(method, train_set)
     rows = pd.DataFrame(tr.rows)
     assert len(rows) == 8 and (rows["images_per_s"] > 0).all()
-    for task in TASK_NAMES[method]:
+    for task in METHODS[method].task_names:
         col = rows[f"loss_{task}"]
         assert np.isfinite(col).all()
         if method in ("slam", "slam_ags") and task == "ntxent":

@@ -20,13 +20,24 @@ import logging
 import numpy as np
 import pandas as pd
 
+import math
+
 from slamags import SlamagsError
-from slamags.config import witness_count
 from slamags.io import write_parquet
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["bag_id", "split", "bag_label", "patch_id", "instance_label", "cell_class", "path"]
+
+
+def witness_count(wr: float, bag_size: int) -> int:
+    """Positive cells in a positive bag: round-half-up(wr * bag_size)."""
+    return int(math.floor(wr * bag_size + 0.5))
+
+
+def cells_needed(n_bags: int, bag_size: int, k: int) -> dict[str, int]:
+    """Cells ``n_bags`` positive and ``n_bags`` negative bags draw when positives hold ``k`` witnesses."""
+    return {"negative": n_bags * bag_size + n_bags * (bag_size - k), "positive": n_bags * k}
 
 
 def simulate(index: pd.DataFrame, wr: float, seed: int, bag_size: int, n_train: int, n_test: int,
@@ -41,9 +52,8 @@ def simulate(index: pd.DataFrame, wr: float, seed: int, bag_size: int, n_train: 
     ok = index[index["status"] == "ok"].sort_values("patch_id")
     pos = ok[ok["cell_class"].isin(positive_classes)]
     neg = ok[ok["cell_class"].isin(negative_classes)]
-    n_bags = n_train + n_test
-    need_pos = n_bags * k
-    need_neg = n_bags * bag_size + n_bags * (bag_size - k)
+    need = cells_needed(n_train + n_test, bag_size, k)
+    need_pos, need_neg = need["positive"], need["negative"]
     for what, classes, need, have in (("positive", positive_classes, need_pos, len(pos)),
                                       ("negative", negative_classes, need_neg, len(neg))):
         if have < need:
@@ -91,11 +101,12 @@ def summary(bags: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def simulate_to_file(cfg: dict, index_path: str, out: str, wr: float, seed: int) -> pd.DataFrame:
-    """Run :func:`simulate` with the config's bag settings and write ``out`` (Parquet)."""
-    b, ds = cfg["bags"], cfg["dataset"]
+def simulate_to_file(bags: dict, negative_classes: list[str], positive_classes: list[str], index_path: str,
+                     out: str, wr: float, seed: int) -> pd.DataFrame:
+    """Run :func:`simulate` with the config's ``bags`` settings and class lists; write ``out`` (Parquet)."""
+    b = bags
     bags = simulate(pd.read_parquet(index_path), wr, seed, b["bag_size"], b["n_train"], b["n_test"],
-                    ds["negative_classes"], ds["positive_classes"])
+                    negative_classes, positive_classes)
     write_parquet(bags, out)
     log.info("bags wr=%g seed=%d: %s", wr, seed, summary(bags))
     return bags

@@ -4,6 +4,7 @@ Examples::
 
     slamags synth --out cells --size 64 --count LYT=500 --count BLA=50
     slamags index --root cells --out patches.parquet --image-size 64
+    slamags check-config config.yaml configs/tiny.yaml
     slamags bags --config config.yaml --index patches.parquet --wr 0.1 --seed 0 --out bags.parquet
     slamags pretrain --config config.yaml --bags bags.parquet --dataset dataset.json --method slam_ags \\
         --encoder encoder.pt --metrics metrics.parquet --ckpt-dir .ckpt
@@ -11,16 +12,19 @@ Examples::
         --out embeddings.parquet --probe probe.json
     slamags mil --config config.yaml --bags bags.parquet --embeddings embeddings.parquet --model pamil \\
         --out-metrics metrics.json --out-attention attention.parquet
+
+``--config`` takes one or more files; later files override earlier ones, as
+Snakemake's ``--configfile`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from slamags import config as cfgmod
-from slamags.runner import guarded, setup_logging
+from slamags.runner import guarded, setup_logging, stop_cleanly_on_sigterm
 
 
 def _counts(items: Sequence[str]) -> dict[str, int]:
@@ -31,85 +35,102 @@ def _counts(items: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def _config(a: argparse.Namespace) -> dict[str, Any]:
+    return guarded(cfgmod.load, paths=a.config, check_paths=False)
+
+
+def _synth(a: argparse.Namespace) -> None:
+    from slamags.synth import generate
+
+    guarded(generate, root=a.out, counts=_counts(a.count) or {"LYT": 100, "BLA": 10}, size=a.size, seed=a.seed,
+            workers=a.workers)
+
+
+def _index(a: argparse.Namespace) -> None:
+    from slamags.index import build_index
+
+    guarded(build_index, root=a.root, out=a.out, expected_size=a.image_size, workers=a.workers, cache=a.cache)
+
+
+def _check_config(a: argparse.Namespace) -> None:
+    guarded(cfgmod.load, paths=a.files, check_paths=True)
+    print(f"ok: {' + '.join(a.files)}")
+
+
+def _bags(a: argparse.Namespace) -> None:
+    from slamags.bags import simulate_to_file
+
+    cfg = _config(a)
+    guarded(simulate_to_file, bags=cfg["bags"], negative_classes=cfg["dataset"]["negative_classes"],
+            positive_classes=cfg["dataset"]["positive_classes"], index_path=a.index, out=a.out, wr=a.wr, seed=a.seed)
+
+
+def _pretrain(a: argparse.Namespace) -> None:
+    from slamags.pretrain import run_pretraining
+
+    guarded(run_pretraining, pretrain=_config(a)["pretrain"], bags_path=a.bags, dataset_json=a.dataset, method=a.method,
+            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir)
+
+
+def _embed(a: argparse.Namespace) -> None:
+    from slamags.embed import run_embedding
+
+    cfg = _config(a)
+    guarded(run_embedding, embed=cfg["embed"], threads=cfg["pretrain"]["threads"], encoder_path=a.encoder, bags_path=a.bags, dataset_json=a.dataset,
+            out=a.out, out_probe=a.probe)
+
+
+def _mil(a: argparse.Namespace) -> None:
+    from slamags.mil import run_mil
+
+    guarded(run_mil, mil=_config(a)["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
+            runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)])
+
+
+# name -> (help line, handler, options: (flags, argparse keywords))
+Option = tuple[tuple[str, ...], dict[str, Any]]
+CONFIG: Option = (("--config",), {"nargs": "+", "required": True, "help": "config file(s), later ones override"})
+BAGS: Option = (("--bags",), {"required": True, "help": "bags.parquet of the bags stage"})
+DATASET: Option = (("--dataset",), {"required": True, "help": "dataset.json of the dataset stage"})
+WORKERS: Option = (("--workers",), {"type": int, "default": os.cpu_count() or 1})
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option]]] = {
+    "synth": ("generate synthetic bone-marrow cells in the TCIA layout", _synth, [
+        (("--out",), {"required": True}), (("--size",), {"type": int, "default": 64}),
+        (("--seed",), {"type": int, "default": 0}),
+        (("--count",), {"action": "append", "default": [], "metavar": "CLASS=N"}), WORKERS]),
+    "index": ("decode and index a <root>/<CLASS>/** tree (status per file)", _index, [
+        (("--root",), {"required": True}), (("--out",), {"required": True}),
+        (("--image-size",), {"type": int, "default": None}), (("--cache",), {"default": None}), WORKERS]),
+    "check-config": ("check config files: YAML (file, line), schema and data, as the workflow will", _check_config, [
+        (("files",), {"nargs": "+", "metavar": "FILE"})]),
+    "bags": ("simulate the bags of one witness rate and seed", _bags, [
+        CONFIG, (("--index",), {"required": True}), (("--wr",), {"type": float, "required": True}),
+        (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
+    "pretrain": ("pretrain one encoder (one method) on the train bags", _pretrain, [
+        CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--method",), {"required": True}),
+        (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None})]),
+    "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
+        CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
+        (("--probe",), {"required": True})]),
+    "mil": ("train and evaluate one MIL model on one embedding", _mil, [
+        CONFIG, BAGS, (("--embeddings",), {"required": True}), (("--model",), {"required": True}),
+        (("--mil-seed",), {"type": int, "default": 0}), (("--out-metrics",), {"required": True}),
+        (("--out-attention",), {"required": True})]),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="slamags", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", help="also append the log to this file")
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    s = sub.add_parser("synth", help="generate synthetic bone-marrow cells in the TCIA layout")
-    s.add_argument("--out", required=True)
-    s.add_argument("--size", type=int, default=64)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--count", action="append", default=[], metavar="CLASS=N")
-    s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-
-    s = sub.add_parser("index", help="decode and index a <root>/<CLASS>/** tree")
-    s.add_argument("--root", required=True)
-    s.add_argument("--out", required=True)
-    s.add_argument("--image-size", type=int, default=None)
-    s.add_argument("--cache", default=None)
-    s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-
-    for name in ("bags", "pretrain", "embed", "mil"):
-        s = sub.add_parser(name)
-        s.add_argument("--config", required=True)
-        if name == "bags":
-            s.add_argument("--index", required=True)
-            s.add_argument("--wr", type=float, required=True)
-            s.add_argument("--seed", type=int, required=True)
-            s.add_argument("--out", required=True)
-        if name in ("pretrain", "embed", "mil"):
-            s.add_argument("--bags", required=True)
-        if name in ("pretrain", "embed"):
-            s.add_argument("--dataset", required=True, help="dataset.json of the dataset stage")
-            s.add_argument("--encoder", required=True)
-        if name == "pretrain":
-            s.add_argument("--method", required=True)
-            s.add_argument("--metrics", required=True)
-            s.add_argument("--ckpt-dir", default=None)
-        if name == "embed":
-            s.add_argument("--out", required=True)
-            s.add_argument("--probe", required=True)
-        if name == "mil":
-            s.add_argument("--embeddings", required=True)
-            s.add_argument("--model", required=True)
-            s.add_argument("--mil-seed", type=int, default=0)
-            s.add_argument("--out-metrics", required=True)
-            s.add_argument("--out-attention", required=True)
-
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    for name, (help_line, _, options) in COMMANDS.items():
+        s = sub.add_parser(name, help=help_line, description=help_line)
+        for flags, kw in options:
+            s.add_argument(*flags, **kw)
     a = p.parse_args(argv)
     setup_logging(a.log)
-    if a.cmd == "synth":
-        from slamags.synth import generate
-
-        guarded(generate, root=a.out, counts=_counts(a.count) or {"LYT": 100, "BLA": 10}, size=a.size,
-                seed=a.seed, workers=a.workers)
-        return
-    if a.cmd == "index":
-        from slamags.index import build_index
-
-        guarded(build_index, root=a.root, out=a.out, expected_size=a.image_size, workers=a.workers, cache=a.cache)
-        return
-    cfg = guarded(cfgmod.load, path=a.config, check_paths=False)
-    if a.cmd == "bags":
-        from slamags.bags import simulate_to_file
-
-        guarded(simulate_to_file, cfg=cfg, index_path=a.index, out=a.out, wr=a.wr, seed=a.seed)
-    elif a.cmd == "pretrain":
-        from slamags.pretrain import run_pretraining
-
-        guarded(run_pretraining, cfg=cfg, bags_path=a.bags, dataset_json=a.dataset, method=a.method,
-                out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir)
-    elif a.cmd == "embed":
-        from slamags.embed import run_embedding
-
-        guarded(run_embedding, cfg=cfg, encoder_path=a.encoder, bags_path=a.bags, dataset_json=a.dataset,
-                out=a.out, out_probe=a.probe)
-    elif a.cmd == "mil":
-        from slamags.mil import run_mil
-
-        guarded(run_mil, mil=cfg["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
-                runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)])
+    stop_cleanly_on_sigterm()
+    COMMANDS[a.cmd][1](a)
 
 
 if __name__ == "__main__":

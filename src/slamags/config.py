@@ -7,12 +7,14 @@ import math
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import jsonschema
 import yaml
 
 from slamags import SlamagsError
+from slamags.bags import cells_needed as bag_cells
+from slamags.bags import witness_count
 
 Config = dict[str, Any]
 
@@ -20,8 +22,13 @@ DEFAULT_IMAGE_SIZE = {"tcia": 250}
 
 
 def schema() -> dict[str, Any]:
+    """The JSON schema; the allowed pretraining methods come from the method table."""
+    from slamags.methods import METHODS
+
     text = resources.files("slamags").joinpath("schema/config.schema.yaml").read_text()
-    return yaml.safe_load(text)
+    sch = yaml.safe_load(text)
+    sch["properties"]["pretrain"]["properties"]["methods"]["items"] = {"enum": list(METHODS)}
+    return sch
 
 
 def _is_integer(_checker: Any, value: Any) -> bool:
@@ -62,11 +69,6 @@ def expected_image_size(cfg: Config) -> int | None:
     if ds["kind"] == "synthetic":
         return int(cfg["synthetic"]["image_size"])
     return DEFAULT_IMAGE_SIZE.get(ds["kind"])
-
-
-def witness_count(wr: float, bag_size: int) -> int:
-    """Positive cells in a positive bag: round-half-up(wr * bag_size)."""
-    return int(math.floor(wr * bag_size + 0.5))
 
 
 def validate(cfg: Config, check_paths: bool = True) -> Config:
@@ -112,8 +114,6 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
                                        f"{root}; found: {', '.join(found) or 'none'}")
     if check_paths:
         check_capacity(cfg)
-    if "crop_fraction" not in cfg["pretrain"]:
-        cfg["pretrain"]["crop_fraction"] = 224 / 250
     return cfg
 
 
@@ -144,10 +144,9 @@ def _check_consistency(cfg: Config) -> None:
 def cells_needed(cfg: Config) -> dict[str, int]:
     """Cells one bag simulation draws, per side, at the most demanding witness rate."""
     b = cfg["bags"]
-    n_bags = b["n_train"] + b["n_test"]
-    k_max = max(witness_count(w, b["bag_size"]) for w in b["witness_rates"])
-    k_min = min(witness_count(w, b["bag_size"]) for w in b["witness_rates"])
-    return {"negative": n_bags * (2 * b["bag_size"] - k_min), "positive": n_bags * k_max}
+    n_bags, ks = b["n_train"] + b["n_test"], [witness_count(w, b["bag_size"]) for w in b["witness_rates"]]
+    return {"negative": bag_cells(n_bags, b["bag_size"], min(ks))["negative"],
+            "positive": bag_cells(n_bags, b["bag_size"], max(ks))["positive"]}
 
 
 def _count_images(folder: Path) -> int:
@@ -177,11 +176,44 @@ def check_capacity(cfg: Config) -> None:
                 "lower bags.bag_size/n_train/n_test or use more data")
 
 
-def load(path: str | Path, check_paths: bool = True) -> Config:
+def read_yaml(path: str | Path) -> Config:
+    """Parse one config file; a YAML mistake gives one line with the file, line and column."""
     try:
-        cfg = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise SlamagsError(f"config file {path}: cannot be read ({e.__class__.__name__}); fix the YAML") from e
+        text = Path(path).read_text()
+    except OSError as e:
+        raise SlamagsError(f"config file {path} cannot be read ({e.strerror or type(e).__name__})") from e
+    try:
+        cfg = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        hint = " (indent with spaces, not tabs)" if "\\t" in str(problem) or "\t" in str(problem) else ""
+        raise SlamagsError(f"config file {path}{where}: {problem}{hint}; fix the YAML") from e
+    if cfg is None:
+        raise SlamagsError(f"config file {path} is empty; write its settings as 'key: value' lines "
+                           "(see config.yaml), or leave the file out")
+    if not isinstance(cfg, dict):
+        raise SlamagsError(f"config file {path}: the top level is a {type(cfg).__name__}, not 'key: value' "
+                           "settings (see config.yaml)")
+    return cfg
+
+
+def merge(base: Config, over: Config) -> Config:
+    """``over`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            merge(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def load(paths: Sequence[str | Path], check_paths: bool = True) -> Config:
+    """Read config files in order (later ones override earlier ones), then validate."""
+    cfg: Config = {}
+    for p in paths:
+        merge(cfg, read_yaml(p))
     return validate(cfg, check_paths=check_paths)
 
 

@@ -20,19 +20,23 @@ from typing import Any
 from slamags import SlamagsError
 
 from slamags import synth
-from slamags.config import Config, expected_image_size
+from slamags.config import expected_image_size
 from slamags.fetch import materialise
 from slamags.io import write_json
 
 log = logging.getLogger(__name__)
 
 
-def prepare(cfg: Config, out_json: str, synthetic_root: str, downloads: str, threads: int = 1) -> dict:
-    """Generate (synthetic) or fetch/verify (tcia, folder) the dataset; write ``out_json``."""
-    ds = cfg["dataset"]
+def prepare(dataset: dict[str, Any], synthetic: dict[str, Any], out_json: str, synthetic_root: str,
+            downloads: str, threads: int = 1) -> dict:
+    """Generate (synthetic) or fetch/verify (tcia, folder) the dataset; write ``out_json``.
+
+    ``dataset`` and ``synthetic`` are the config's sections of those names.
+    """
+    ds = dataset
     t0 = time.time()
     if ds["kind"] == "synthetic":
-        sy = cfg["synthetic"]
+        sy = synthetic
         root = Path(synthetic_root)
         root.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
@@ -46,7 +50,7 @@ def prepare(cfg: Config, out_json: str, synthetic_root: str, downloads: str, thr
             shutil.rmtree(tmp, ignore_errors=True)
     else:
         root = materialise(ds["root"], ds.get("archive"), ds.get("sha256"), downloads)
-    info = {"kind": ds["kind"], "root": str(Path(root).resolve()), "image_size": expected_image_size(cfg),
+    info = {"kind": ds["kind"], "root": str(Path(root).resolve()), "image_size": expected_image_size({"dataset": dataset, "synthetic": synthetic}),
             "resize": ds["resize"], "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"]}
     write_json(info, out_json)
     log.info("dataset: %s ready at %s in %.1f s", ds["kind"], info["root"], time.time() - t0)

@@ -25,12 +25,12 @@ import pyarrow.parquet as pq
 import torch
 
 from slamags import SlamagsError
-from slamags.augment import centre_view, crop_size
+from slamags.augment import centre_view
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_json
-from slamags.model import Encoder, load_encoder
+from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, load_encoder
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
             h, z = model(x)
         out.append((z if layer == "projector" else h).float().cpu())
     if not out:
-        return np.zeros((0, 512), np.float32)
+        return np.zeros((0, FEATURE_DIM if layer == "backbone" else PROJECTION_DIM), np.float32)
     return torch.cat(out).numpy()
 
 
@@ -104,23 +104,23 @@ def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     return float(roc_auc_score(y, p))
 
 
-def run_embedding(cfg: dict[str, Any], encoder_path: str, bags_path: str, dataset_json: str,
+def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_path: str, dataset_json: str,
                   out: str, out_probe: str, ids: dict[str, Any] | None = None) -> None:
     """Embed every cell of one simulation's bags with one frozen encoder; write the probe diagnostic.
 
-    ``ids`` (the run's ``wr``, ``seed`` and ``method``) are written into ``probe.json``.
+    ``embed`` is the config's ``embed`` section; ``ids`` (the run's ``wr``, ``seed`` and ``method``) are written into ``probe.json``.
     """
-    torch.set_num_threads(max(1, int(cfg["pretrain"].get("threads", 1))))
+    torch.set_num_threads(max(1, threads))
     device = pick_device()
     model, meta = load_encoder(encoder_path)
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
     size = int(meta.get("image_size") or decode_size(info))
-    crop = int(meta.get("crop") or crop_size(size, cfg["pretrain"]["crop_fraction"]))
+    crop = int(meta["crop"])
     t0 = time.perf_counter()
     images = load_images(info["root"], bags["path"].tolist(), size, workers=4, device=device)
     t1 = time.perf_counter()
-    emb = embed_images(model, images, crop, cfg["embed"]["layer"], cfg["embed"]["batch_size"], device)
+    emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
     t2 = time.perf_counter()
     log.info("embed %s: %s", meta.get("method"), describe_resize({**info, "resize": size}))
     log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
@@ -128,7 +128,7 @@ def run_embedding(cfg: dict[str, Any], encoder_path: str, bags_path: str, datase
     write_embeddings(bags, emb, out)
     test = (bags["split"] == "test").to_numpy()
     auc = linear_probe_auc(emb[test], bags["instance_label"].to_numpy()[test])
-    write_json({"method": meta.get("method"), **(ids or {}), "layer": cfg["embed"]["layer"], "probe_auc_test_cells": auc,
+    write_json({"method": meta.get("method"), **(ids or {}), "layer": embed["layer"], "probe_auc_test_cells": auc,
                 "n_test_cells": int(test.sum()), "n_test_positive": int(bags["instance_label"].to_numpy()[test].sum())},
                out_probe)
     log.info("embed %s: linear-probe AUC (test cells, true labels; diagnostic only) = %.3f", meta.get("method"), auc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Sequence
 
 _START = re.compile(r"^(?:local)?rule (\w+):\s*$")
 _ERROR = re.compile(r"^Error in rule (\w+):\s*$")
@@ -46,12 +47,18 @@ def _error_line(log: Path) -> str:
     return tail[-1].strip() if tail else f"(empty log {log})"
 
 
-def summary(snakemake_log: str | Path) -> str:
-    """One line per failed job of the run whose Snakemake log is ``snakemake_log`` (empty if none)."""
-    try:
-        lines = Path(snakemake_log).read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
+def summary(snakemake_log: str | Path | Sequence[str] | None) -> str:
+    """One line per failed job of the run whose Snakemake log is ``snakemake_log`` (empty if none).
+
+    Snakemake passes the log's path (8.x) or a list of log paths (9.x) to ``onerror``.
+    """
+    paths = [snakemake_log] if isinstance(snakemake_log, (str, Path)) else list(snakemake_log or [])
+    lines: list[str] = []
+    for p in paths:
+        try:
+            lines += Path(p).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
     started = {f.get("jobid"): (rule, f) for rule, f in _blocks(lines, _START)}
     out = []
     for rule, f in _blocks(lines, _ERROR):

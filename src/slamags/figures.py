@@ -32,7 +32,8 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from slamags.io import atomic_path  # noqa: E402
-from slamags.report import METHOD_ORDER, summarise  # noqa: E402
+from slamags.methods import METHOD_ORDER  # noqa: E402
+from slamags.report import summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150})

@@ -64,7 +64,7 @@ class GatedAttention(nn.Module):
 
 
 class ABMIL(nn.Module):
-    def __init__(self, dim: int = 512, hidden: int = 256, n_classes: int = 2) -> None:
+    def __init__(self, dim: int, hidden: int = 256, n_classes: int = 2) -> None:
         super().__init__()
         self.fc = nn.Sequential(nn.Linear(dim, hidden), nn.ReLU(), nn.Dropout(0.1))
         self.attention = GatedAttention(hidden, 128, 1)

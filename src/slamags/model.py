@@ -15,7 +15,8 @@ from slamags import SlamagsError
 from slamags.io import atomic_path
 
 ARCH = "resnet18+projector512"
-FEATURE_DIM = 512
+FEATURE_DIM = 512       # pooled ResNet18 features
+PROJECTION_DIM = 512    # the authors' projector: Linear(512, 512)-ReLU-Linear(512, 512)
 
 
 class Encoder(nn.Module):
@@ -25,7 +26,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.backbone = resnet18(weights=None)
         self.backbone.fc = nn.Identity()
-        self.projector = nn.Sequential(nn.Linear(FEATURE_DIM, 512), nn.ReLU(inplace=True), nn.Linear(512, 512))
+        self.projector = nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
+                                       nn.Linear(PROJECTION_DIM, PROJECTION_DIM))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.backbone(x)

@@ -1,25 +1,18 @@
-"""Encoder pretraining: SLAM-AGS and every baseline from one loop with switches.
+"""Encoder pretraining: SLAM-AGS and every baseline from one loop, driven by the method table.
 
-================  ==========================================================
-method            objective (train bags of one simulation only)
-================  ==========================================================
-``random``        none: the seeded random initialisation (lower bound)
-``simclr``        NT-Xent on two random views of every train patch
-``weak``          cross-entropy of a linear head predicting the bag label
-``supcon_bag``    SupCon with the bag label as class label
-``similarity``    the similarity objective (pull-together) on negative-bag patches only
-``slam``          similarity (negative bags) + NT-Xent (positive bags), summed
-``slam_ags``      the same two tasks combined by adaptive gradient surgery
-================  ==========================================================
+The methods (``random``, ``simclr``, ``weak``, ``supcon_bag``, ``similarity``,
+``slam``, ``slam_ags``) are declared in :mod:`slamags.methods`; :class:`Trainer`
+reads a method's :class:`~slamags.methods.MethodSpec` and holds no method name.
 
 A batch mixes positive-bag and negative-bag patches in the ratio of their
-counts, drawn without replacement over an epoch. Negative patches' first view is
-the centre crop, the second a SimCLR view; positive patches get two SimCLR views
-(:mod:`slamags.augment`). Single-task methods send all views of a batch
-through the network in one forward pass; two-task methods send each task's views
-in one pass per task (so each task gradient back-propagates through its own
-sub-graph only), take one gradient per task (``autograd.grad``) and combine them
-(:mod:`slamags.surgery`).
+counts (only the groups the method's tasks use), drawn without replacement over
+an epoch. Each task makes its views of its group's patches (``centre``: the centre
+crop; ``simclr``: the authors' SimCLR transform, :mod:`slamags.augment`) and sends
+them through the encoder in one forward pass, so each task gradient
+back-propagates through its own sub-graph only (one forward over several tasks
+would couple them through batch norm and double the backward cost). A single
+task is back-propagated directly; several tasks give one gradient each
+(``autograd.grad``), combined by the method's combiner (:mod:`slamags.surgery`).
 
 At the end of every epoch the collapse monitor (:mod:`slamags.collapse`) embeds
 a fixed probe set of train patches and adds its numbers to the epoch's row.
@@ -55,18 +48,12 @@ from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_parquet
-from slamags.losses import nt_xent, similarity_loss, supcon, weak_bag_ce
-from slamags.model import Encoder, save_encoder
-from slamags.surgery import SurgeryStats, adaptive_gradient_surgery, plain_sum
+from slamags.losses import LOSSES, TaskOutput
+from slamags.methods import MethodSpec, TaskSpec, spec
+from slamags.model import FEATURE_DIM, Encoder, save_encoder
+from slamags.surgery import COMBINERS, SurgeryStats
 
 log = logging.getLogger(__name__)
-
-METHODS = ("random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags")
-TWO_TASK = ("slam", "slam_ags")
-TASK_NAMES = {
-    "simclr": ("ntxent",), "weak": ("weak_ce",), "supcon_bag": ("supcon",), "similarity": ("similarity",),
-    "slam": ("similarity", "ntxent"), "slam_ags": ("similarity", "ntxent"), "random": (),
-}
 
 
 @dataclass
@@ -85,8 +72,8 @@ class TrainSettings:
     threads: int
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], method: str) -> "TrainSettings":
-        p = cfg["pretrain"]
+    def from_config(cls, p: dict[str, Any], method: str) -> "TrainSettings":
+        """From the config's ``pretrain`` section (defaults filled by the schema)."""
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
                 "crop_fraction", "seed", "probe_size", "threads")
         return cls(method=method, **{k: p[k] for k in keys})
@@ -124,30 +111,26 @@ class Trainer:
 
     def __init__(self, s: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
                  device: torch.device, ckpt: Path | None = None) -> None:
-        if s.method not in METHODS:
-            raise SlamagsError(f"pretrain method {s.method!r} is unknown; choose one of {', '.join(METHODS)}")
+        self.spec: MethodSpec = spec(s.method)
         self.s, self.device, self.ckpt = s, device, ckpt
         self.images = images
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], s.crop_fraction)
         torch.manual_seed(s.seed)
         self.model = Encoder().to(device)
-        self.head = nn.Linear(512, 2).to(device) if s.method == "weak" else None
+        self.head = nn.Linear(FEATURE_DIM, 2).to(device) if self.spec.head else None
         self.cuda = device.type == "cuda"
         if self.cuda:
             self.model = self.model.to(memory_format=torch.channels_last)
-        params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
-        self.params = params
-        self.opt = torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
+        self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
+        self.opt = torch.optim.SGD(self.params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda e: lr_factor(e, s.warmup_epochs, s.epochs))
         self.gen_sample = torch.Generator().manual_seed(s.seed * 1000 + 1)
         self.gen_aug = torch.Generator().manual_seed(s.seed * 1000 + 2)
         self.gen_surgery = torch.Generator().manual_seed(s.seed * 1000 + 3)
-        pos = np.flatnonzero(bag_labels == 1)
-        neg = np.flatnonzero(bag_labels == 0)
-        if s.method == "similarity":
-            pos = pos[:0]
+        pos = np.flatnonzero(bag_labels == 1) if self.spec.uses_positives else np.zeros(0, dtype=np.int64)
+        neg = np.flatnonzero(bag_labels == 0) if self.spec.uses_negatives else np.zeros(0, dtype=np.int64)
         self.sampler = Batches(pos, neg, s.batch_size)
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, s.probe_size, s.seed)
         self.start_epoch = 0
@@ -214,26 +197,8 @@ class Trainer:
         log.info("pretrain: resumed from %s after epoch %d/%d", self.ckpt, st["epoch"] + 1, self.s.epochs)
 
     # -- one step ------------------------------------------------------------------
-    def _views(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[torch.Tensor, dict[str, slice]]:
-        """All views of a batch in one tensor, and where each group sits in it."""
-        m, c, g = self.s.method, self.crop, self.gen_aug
-        xp = self.images[torch.as_tensor(idx_pos, dtype=torch.long)].to(self.device, non_blocking=True)
-        xn = self.images[torch.as_tensor(idx_neg, dtype=torch.long)].to(self.device, non_blocking=True)
-        parts: list[tuple[str, torch.Tensor]] = []
-        if m in TWO_TASK or m == "similarity":
-            parts += [("neg_a", centre_view(xn, c)), ("neg_b", random_view(xn, c, g))]
-            if m in TWO_TASK:
-                parts += [("pos_a", random_view(xp, c, g)), ("pos_b", random_view(xp, c, g))]
-        else:
-            x = torch.cat([xp, xn])
-            parts += [("all_a", random_view(x, c, g))]
-            if m != "weak":
-                parts += [("all_b", random_view(x, c, g))]
-        where, at = {}, 0
-        for name, t in parts:
-            where[name] = slice(at, at + t.shape[0])
-            at += t.shape[0]
-        return torch.cat([t for _, t in parts]), where
+    def _view(self, x: torch.Tensor, kind: str) -> torch.Tensor:
+        return centre_view(x, self.crop) if kind == "centre" else random_view(x, self.crop, self.gen_aug)
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cuda:
@@ -241,42 +206,27 @@ class Trainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
             return self.model(x)
 
-    def _losses(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> list[torch.Tensor | None]:
-        """One loss per task; ``None`` for a task with no patch in this batch.
+    def _task_loss(self, task: TaskSpec, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[torch.Tensor | None, int]:
+        """The task's loss on this batch (None when its group has no patch here) and its number of views."""
+        idx = {"neg": idx_neg, "pos": idx_pos, "all": np.concatenate([idx_pos, idx_neg])}[task.group]
+        if len(idx) == 0:
+            return None, 0
+        rows = torch.as_tensor(idx, dtype=torch.long)
+        x = self.images[rows].to(self.device, non_blocking=True)
+        views = [self._view(x, kind) for kind in task.views]
+        h, z = self._forward(torch.cat(views))
+        n = len(idx)
+        out = TaskOutput(h=list(h.split(n)), z=list(z.split(n)), labels=self.bag_labels[rows].to(self.device),
+                         head=self.head, temperature=self.s.temperature)
+        return LOSSES[task.loss](out), n * len(views)
 
-        Two-task methods forward each task's views separately (both views of a task in one
-        pass), so each task gradient back-propagates through its own sub-graph only; one
-        forward over both tasks would couple them through batch norm and double the
-        backward cost.
-        """
-        x, w = self._views(idx_pos, idx_neg)
-        tau, m = self.s.temperature, self.s.method
-        if m in TWO_TASK:
-            out: list[torch.Tensor | None] = []
-            for a, b, fn in (("neg_a", "neg_b", similarity_loss), ("pos_a", "pos_b", nt_xent)):
-                n = w[a].stop - w[a].start
-                if n == 0:
-                    out.append(None)
-                    continue
-                _, z = self._forward(x[w[a].start:w[b].stop])
-                out.append(fn(z[:n], z[n:], tau))
-            return out
-        h, z = self._forward(x)
-        if m == "similarity":
-            return [similarity_loss(z[w["neg_a"]], z[w["neg_b"]], tau)]
-        labels = torch.cat([self.bag_labels[idx_pos], self.bag_labels[idx_neg]]).to(self.device)
-        if m == "simclr":
-            return [nt_xent(z[w["all_a"]], z[w["all_b"]], tau)]
-        if m == "supcon_bag":
-            return [supcon(z[w["all_a"]], z[w["all_b"]], labels, tau)]
-        assert self.head is not None
-        return [weak_bag_ce(self.head(h[w["all_a"]].float()), labels)]
-
-    def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[list[torch.Tensor], SurgeryStats | None]:
+    def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[list[torch.Tensor], SurgeryStats | None, int]:
+        """One optimiser step: ``(loss per task, combiner telemetry or None, views processed)``."""
         self.opt.zero_grad(set_to_none=True)
-        losses = self._losses(idx_pos, idx_neg)
+        results = [self._task_loss(task, idx_pos, idx_neg) for task in self.spec.tasks]
+        losses = [loss for loss, _ in results]
         stats = None
-        if len(losses) == 1:
+        if self.spec.combine == "single":
             assert losses[0] is not None
             losses[0].backward()
         else:
@@ -285,15 +235,12 @@ class Trainer:
                 gs = (torch.autograd.grad(loss, self.params, allow_unused=True) if loss is not None
                       else [None] * len(self.params))
                 task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
-            if self.s.method == "slam_ags":
-                combined, stats = adaptive_gradient_surgery(task_grads, self.gen_surgery, inplace=True)
-            else:
-                combined, stats = plain_sum(task_grads, inplace=True)
+            combined, stats = COMBINERS[self.spec.combine](task_grads, self.gen_surgery, inplace=True)
             for p, g in zip(self.params, combined):
                 p.grad = g
         self.opt.step()
         zero = torch.zeros((), device=self.device)
-        return [loss.detach() if loss is not None else zero for loss in losses], stats
+        return [loss.detach() if loss is not None else zero for loss in losses], stats, sum(n for _, n in results)
 
     def monitor(self) -> dict[str, float]:
         """Collapse numbers of the fixed probe set (eval mode, centre views, no gradient, no random draw)."""
@@ -308,12 +255,12 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------
     def run(self) -> Encoder:
-        if self.s.method == "random":
+        if not self.spec.trains:
             self.rows = [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0, **self.monitor()}]
             return self.model
         self.lock()
         self.try_resume()
-        names = TASK_NAMES[self.s.method]
+        names = self.spec.task_names
         for epoch in range(self.start_epoch, self.s.epochs):
             self.model.train()
             t0 = time.perf_counter()
@@ -322,12 +269,12 @@ class Trainer:
             cos_min = torch.full((), 2.0, device=self.device, dtype=torch.float64)
             n_img = steps = 0
             for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
-                losses, st = self.step(idx_pos, idx_neg)
+                losses, st, views = self.step(idx_pos, idx_neg)
                 sums += torch.stack([l.double() for l in losses])
                 if st is not None:
                     tele += torch.stack([st.cosine, st.conflict, st.norm_sum, st.norm_projected]).double()
                     cos_min = torch.minimum(cos_min, st.cosine.double())
-                n_img += 2 * (len(idx_pos) + len(idx_neg)) if self.s.method != "weak" else len(idx_pos) + len(idx_neg)
+                n_img += views
                 steps += 1
             if self.cuda:
                 torch.cuda.synchronize(self.device)
@@ -339,7 +286,7 @@ class Trainer:
             mean = (sums / max(steps, 1)).tolist()
             for name, v in zip(names, mean):
                 row[f"loss_{name}"] = v
-            if self.s.method in TWO_TASK:
+            if self.spec.combine != "single":
                 t = (tele / max(steps, 1)).tolist()
                 row.update(cos_mean=t[0], cos_min=float(cos_min), conflict_fraction=t[1],
                            grad_norm_sum=t[2], grad_norm_projected=t[3])
@@ -357,14 +304,16 @@ class Trainer:
         return self.model
 
 
-def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, method: str,
+def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str, method: str,
                     out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
                     ids: dict[str, Any] | None = None) -> None:
     """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
 
+    ``pretrain`` is the config's ``pretrain`` section.
+
     ``ids`` (the run's ``wr`` and ``seed``) become columns of ``metrics.parquet``, beside ``method``.
     """
-    s = TrainSettings.from_config(cfg, method)
+    s = TrainSettings.from_config(pretrain, method)
     torch.set_num_threads(max(1, s.threads))
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
@@ -375,7 +324,7 @@ def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, meth
              os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"), torch.get_num_threads())
     t0 = time.perf_counter()
     n_train, n_pos = len(train), int(train["bag_label"].sum())
-    if method == "random":  # nothing to train: decode only the collapse monitor's probe set
+    if not spec(method).trains:  # nothing to train: decode only the collapse monitor's probe set
         train = train.iloc[np.concatenate(choose_probe(train["bag_label"].to_numpy(), s.probe_size, s.seed))]
     images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads), device=device)
     log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, decoded in %.1f s",
@@ -385,7 +334,7 @@ def run_pretraining(cfg: dict[str, Any], bags_path: str, dataset_json: str, meth
     trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt)
     model = trainer.run()
     meta = {
-        "method": method, "epochs": s.epochs if method != "random" else 0, "settings": s.__dict__,
+        "method": method, "epochs": s.epochs if spec(method).trains else 0, "settings": s.__dict__,
         "image_size": size, "crop": trainer.crop, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
         "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
                  "train_patches": n_train},

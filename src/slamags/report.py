@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from slamags.io import atomic_path, write_parquet, write_text
+from slamags.methods import METHOD_ORDER
 from slamags.paired import paired_differences, paired_markdown
 
 log = logging.getLogger(__name__)
 METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
-METHOD_ORDER = ["random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags"]
 
 
 def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -> pd.DataFrame:

@@ -40,13 +40,18 @@ def _stop(signum: int, _frame: Any) -> None:
                      "(its snakemake process ended, or the scheduler cancelled it)")
 
 
+def stop_cleanly_on_sigterm() -> None:
+    """SIGTERM (scancel, kill, a dying parent) raises SystemExit: temp files are removed, one line is printed."""
+    signal.signal(signal.SIGTERM, _stop)
+
+
 def die_with_parent() -> None:
     """Linux: ask the kernel for SIGTERM when the parent process dies, and turn SIGTERM into a clean exit.
 
     SIGTERM raises :class:`SystemExit`, so temporary files are removed and no output is left
     half-written. Elsewhere (no ``prctl``) only the SIGTERM handling applies.
     """
-    signal.signal(signal.SIGTERM, _stop)
+    stop_cleanly_on_sigterm()
     if not sys.platform.startswith("linux"):
         return
     import ctypes

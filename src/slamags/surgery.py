@@ -145,8 +145,13 @@ def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generato
     return _combine(task_grads, coef, inplace), stats
 
 
-def plain_sum(task_grads: list[Grads], inplace: bool = False) -> tuple[Grads, SurgeryStats]:
-    """The ablation without surgery (``slam``): ``g = sum_i g_i``, with the same telemetry."""
+def plain_sum(task_grads: list[Grads], generator: torch.Generator | None = None,
+              inplace: bool = False) -> tuple[Grads, SurgeryStats]:
+    """The ablation without surgery (``slam``): ``g = sum_i g_i``, with the same telemetry (``generator`` unused)."""
     g = gram(task_grads)
     ones = torch.ones(g.shape[0], dtype=g.dtype, device=g.device)
     return _combine(task_grads, ones, inplace), _stats(g, ones)
+
+
+# how a method's task gradients are combined (``MethodSpec.combine``), by name
+COMBINERS = {"sum": plain_sum, "ags": adaptive_gradient_surgery}

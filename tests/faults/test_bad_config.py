@@ -17,7 +17,22 @@ CASES = {
     "missing dataset folder": ("dataset:\n  kind: folder\n  root: /nonexistent/bone-marrow\n",
                                "error: config key dataset.root: folder /nonexistent/bone-marrow does not exist"),
     "class not in the data": ("dataset:\n  positive_classes: [PMO]\n",
-                              "error: config key dataset.positive_classes: PMO not generated"),
+                              "error: config key dataset.positive_classes: 'PMO' not generated"),
+    "seed written as 1.0": ("bags:\n  seeds: [0, 1.0]\n",
+                            "error: config key bags.seeds.1: 1.0 is not of type 'integer'"),
+    "witness rates with one path tag": ("bags:\n  witness_rates: [0.1, 0.1000001]\n",
+                                        "error: config key bags.witness_rates: 0.1 and 0.1000001 both become the "
+                                        "path tag wr0.1"),
+    "warm-up longer than training": ("pretrain:\n  epochs: 2\n  warmup_epochs: 3\n",
+                                     "error: config key pretrain.warmup_epochs: 3 warm-up epochs exceed the 2 epochs"),
+    "no validation bags": ("mil:\n  val_fraction: 0.001\n",
+                           "error: config key mil.val_fraction: 0.001 x bags.n_train"),
+    "top-K above the bag size": ("mil:\n  top_k: 5000\n",
+                                 "error: config key mil.top_k: 5000 exceeds bags.bag_size"),
+    "seed that overflows": ("bags:\n  seeds: [99999999999999999999]\n",
+                            "error: config key bags.seeds.0: 99999999999999999999 is greater than the maximum"),
+    "class name with a trailing space": ("dataset:\n  positive_classes: ['BLA ']\n",
+                                         "error: config key dataset.positive_classes: 'BLA ' not generated"),
 }
 
 
@@ -43,5 +58,5 @@ def test_folder_class_missing_from_the_data(tmp_path, faults):
     r = snakemake(tmp_path, "--cores", "1", "--configfile", str(tmp_path / "bad.yaml"))
     errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert r.returncode != 0 and errors == [
-        f"error: config key dataset.positive_classes: class folder(s) BLA not in {tmp_path / 'data'}; found: LYT, MON"]
+        f"error: config key dataset.positive_classes: class folder(s) 'BLA' not in {tmp_path / 'data'}; found: LYT, MON"]
     faults.survived()

@@ -44,6 +44,8 @@ rule bags:
         "results/bags/wr{wr}/seed{seed}/bags.parquet",
     params:
         bags={k: v for k, v in config["bags"].items() if k not in ("witness_rates", "seeds")},
+        negative_classes=config["dataset"]["negative_classes"],
+        positive_classes=config["dataset"]["positive_classes"],
     log:
         "results/logs/bags/wr{wr}_seed{seed}.log",
     benchmark:

@@ -7,7 +7,7 @@ rule pretrain:
         metrics="results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
     params:
         ckpt_dir="results/pretrain/wr{wr}/seed{seed}/{method}/.ckpt",
-        settings={k: v for k, v in config["pretrain"].items() if k not in ("methods", "threads")},
+        pretrain={k: v for k, v in config["pretrain"].items() if k != "methods"},
     log:
         "results/logs/pretrain/wr{wr}_seed{seed}_{method}.log",
     benchmark:

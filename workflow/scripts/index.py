@@ -1,8 +1,7 @@
-import json
-
+from slamags.dataset import read_info
 from slamags.index import build_index
 from slamags.runner import run_job
 
-info = json.load(open(snakemake.input[0]))
+info = read_info(snakemake.input[0])
 run_job(snakemake, build_index, root=info["root"], out=snakemake.output[0], expected_size=info["image_size"],
         workers=snakemake.threads, cache="results/index/.decode_cache.parquet")

@@ -2,7 +2,7 @@ from slamags.pretrain import run_pretraining
 from slamags.runner import run_job
 
 w = snakemake.wildcards
-run_job(snakemake, run_pretraining, cfg=snakemake.config, bags_path=snakemake.input.bags,
-        dataset_json=snakemake.input.dataset, method=w.method,
-        out_encoder=snakemake.output.encoder, out_metrics=snakemake.output.metrics,
-        ckpt_dir=snakemake.params.ckpt_dir, ids={"wr": float(w.wr), "seed": int(w.seed)})
+run_job(snakemake, run_pretraining, pretrain=snakemake.params.pretrain, bags_path=snakemake.input.bags,
+        dataset_json=snakemake.input.dataset, method=w.method, out_encoder=snakemake.output.encoder,
+        out_metrics=snakemake.output.metrics, ckpt_dir=snakemake.params.ckpt_dir,
+        ids={"wr": float(w.wr), "seed": int(w.seed)})
