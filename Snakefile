@@ -50,7 +50,6 @@ rule all:
 onerror:
     # one line per failed job, printed last: after Snakemake's own closing "WorkflowError" message
     import atexit
-
     from slamags.failures import summary
 
     failed = summary(log)

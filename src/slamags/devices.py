@@ -38,11 +38,6 @@ def claim_device(n_devices: int, lock_dir: str | os.PathLike[str] | None = None)
     return 0
 
 
-def release_all() -> None:
-    while _held:
-        _held.pop().close()
-
-
 def select_cuda_device():  # -> torch.device
     import torch
 

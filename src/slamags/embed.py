@@ -26,7 +26,7 @@ import torch
 
 from slamags import SlamagsError
 from slamags.augment import centre_view
-from slamags.dataset import decode_size, describe_resize, read_info
+from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import atomic_path, write_json
@@ -42,13 +42,11 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
     device = device or images.device
     model = model.to(device).eval()
     cuda = device.type == "cuda"
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=torch.channels_last)      # faster on CUDA and on CPU (oneDNN)
     out = []
     for k in range(0, images.shape[0], batch_size):
         x = centre_view(images[k:k + batch_size].to(device, non_blocking=True), crop)
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             h, z = model(x)
         out.append((z if layer == "projector" else h).float().cpu())
@@ -115,7 +113,7 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     model, meta = load_encoder(encoder_path)
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
-    size = int(meta.get("image_size") or decode_size(info))
+    size = int(meta["image_size"])            # the side the encoder was trained at
     crop = int(meta["crop"])
     t0 = time.perf_counter()
     images = load_images(info["root"], bags["path"].tolist(), size, workers=4, device=device)

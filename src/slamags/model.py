@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models import resnet18
 
 from slamags import SlamagsError
 from slamags.io import atomic_path
@@ -23,6 +21,8 @@ class Encoder(nn.Module):
     """``backbone(x) -> h`` (512-d pooled features), ``projector(h) -> z`` (512-d)."""
 
     def __init__(self) -> None:
+        from torchvision.models import resnet18   # here, so that readers of embeddings need no torchvision
+
         super().__init__()
         self.backbone = resnet18(weights=None)
         self.backbone.fc = nn.Identity()
@@ -48,7 +48,7 @@ def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device 
         raise SlamagsError(f"encoder checkpoint {path} does not exist; {fix}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, Exception) as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
         raise SlamagsError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); {fix}") from e
     if not isinstance(ckpt, dict) or ckpt.get("arch") != ARCH or "state_dict" not in ckpt:
         if isinstance(ckpt, dict) and "arch" in ckpt:

@@ -120,8 +120,8 @@ class Trainer:
         self.model = Encoder().to(device)
         self.head = nn.Linear(FEATURE_DIM, 2).to(device) if self.spec.head else None
         self.cuda = device.type == "cuda"
-        if self.cuda:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
+        self.model = self.model.to(memory_format=torch.channels_last)
         self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
         self.opt = torch.optim.SGD(self.params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -201,8 +201,7 @@ class Trainer:
         return centre_view(x, self.crop) if kind == "centre" else random_view(x, self.crop, self.gen_aug)
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
             return self.model(x)
 

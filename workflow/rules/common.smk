@@ -3,9 +3,10 @@ import sys
 from slamags import SlamagsError
 from slamags import config as slamags_config
 
+# data paths and sizes are checked once, by the main process, not again inside every cluster job
+MAIN_PROCESS = getattr(workflow, "is_main_process", True)
 try:
-    # data paths and sizes are checked once, by the main process, not again inside every cluster job
-    slamags_config.validate(config, check_paths=getattr(workflow, "is_main_process", True))
+    slamags_config.validate(config, check_paths=MAIN_PROCESS)
 except SlamagsError as e:
     sys.exit(f"error: {e}")
 
@@ -15,7 +16,16 @@ METHODS = config["pretrain"]["methods"]
 MIL_MODELS = config["mil"]["models"]
 MIL_SEEDS = config["mil"]["seeds"]
 LOW_WR = slamags_config.wr_tag(min(config["bags"]["witness_rates"]))
-FIGURES = ["f1_vs_wr", "topk_vs_wr", "paired_delta", "pretrain_loss", "gradient_conflict", "collapse", "gallery", "embedding_pca"]
+FIGURES = [
+    "f1_vs_wr",
+    "topk_vs_wr",
+    "paired_delta",
+    "pretrain_loss",
+    "gradient_conflict",
+    "collapse",
+    "gallery",
+    "embedding_pca",
+]
 
 
 wildcard_constraints:
@@ -30,21 +40,47 @@ def run_paths(pattern):
 
 
 def mil_paths(pattern):
-    return expand(pattern, wr=WR, seed=SEEDS, method=METHODS, mil=MIL_MODELS, mil_seed=MIL_SEEDS)
+    return expand(
+        pattern, wr=WR, seed=SEEDS, method=METHODS, mil=MIL_MODELS, mil_seed=MIL_SEEDS
+    )
 
 
 def benchmarks():
     """Snakemake's benchmark file of every job of the run (the runtime table reads them)."""
-    per_run = expand("results/benchmarks/{rule}/wr{wr}_seed{seed}_{method}.tsv", rule=["pretrain", "embed", "mil"],
-                     wr=WR, seed=SEEDS, method=METHODS)
+    per_run = expand(
+        "results/benchmarks/{stage}/wr{wr}_seed{seed}_{method}.tsv",
+        stage=["pretrain", "embed", "mil"],
+        wr=WR,
+        seed=SEEDS,
+        method=METHODS,
+    )
     per_sim = expand("results/benchmarks/bags/wr{wr}_seed{seed}.tsv", wr=WR, seed=SEEDS)
-    once = expand("results/benchmarks/{rule}.tsv", rule=["dataset", "index", "aggregate", "figures", "data_quality"])
+    once = expand(
+        "results/benchmarks/{stage}.tsv",
+        stage=["dataset", "index", "aggregate", "figures", "data_quality"],
+    )
     return once + per_sim + per_run
 
 
 def final_outputs():
-    tables = expand("results/tables/{name}", name=["all_runs.parquet", "paper_table.csv", "paper_table.md", "paper_table.tex", "paired.csv", "paired.md", "data_quality.csv", "data_quality.md", "runtime.csv", "runtime.md"])
-    return tables + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
+    tables = expand(
+        "results/tables/{name}",
+        name=[
+            "all_runs.parquet",
+            "paper_table.csv",
+            "paper_table.md",
+            "paper_table.tex",
+            "paired.csv",
+            "paired.md",
+            "data_quality.csv",
+            "data_quality.md",
+            "runtime.csv",
+            "runtime.md",
+        ],
+    )
+    return tables + expand(
+        "results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"]
+    )
 
 
 def _train_patches():
@@ -65,7 +101,10 @@ def pretrain_mem_mb(wildcards, attempt):
 def pretrain_runtime_min(wildcards, attempt):
     """Minutes, from the GPU throughput measured in BENCHMARKS.md (images/s at 224 px), with margin."""
     views = 2 * _train_patches() * config["pretrain"]["epochs"]
-    per_s = 1500.0 * (224 / max(_image_side() * config["pretrain"]["crop_fraction"], 1)) ** 2
+    per_s = (
+        1500.0
+        * (224 / max(_image_side() * config["pretrain"]["crop_fraction"], 1)) ** 2
+    )
     return int(30 + 3 * views / per_s / 60) * attempt
 
 
@@ -73,3 +112,12 @@ def embed_mem_mb(wildcards, attempt):
     b = config["bags"]
     cells = 2 * (b["n_train"] + b["n_test"]) * b["bag_size"]
     return int(4000 + 1.5 * cells * 3 * _image_side() ** 2 / 2**20) * attempt
+
+
+def mil_run_outputs(kind):
+    """Per-run outputs of one embedding's MIL job: every MIL model x MIL seed (model-major)."""
+    return expand(
+        f"results/mil/wr{{{{wr}}}}/seed{{{{seed}}}}/{{{{method}}}}/{{mil}}/mil_seed{{ms}}/{kind}",
+        mil=MIL_MODELS,
+        ms=MIL_SEEDS,
+    )

@@ -6,18 +6,18 @@ rule embed:
     output:
         embeddings="results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet",
         probe="results/embed/wr{wr}/seed{seed}/{method}/probe.json",
-    params:
-        embed=config["embed"],
     log:
         "results/logs/embed/wr{wr}_seed{seed}_{method}.log",
     benchmark:
         "results/benchmarks/embed/wr{wr}_seed{seed}_{method}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,
         mem_mb=embed_mem_mb,
         runtime=60,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        embed=config["embed"],
     script:
         "../scripts/embed.py"

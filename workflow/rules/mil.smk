@@ -1,12 +1,3 @@
-def mil_run_outputs(kind):
-    """Per-run outputs of one embedding's MIL job: every MIL model x MIL seed (model-major)."""
-    return expand(
-        "results/mil/wr{{wr}}/seed{{seed}}/{{method}}/{mil}/mil_seed{ms}/" + kind,
-        mil=MIL_MODELS,
-        ms=MIL_SEEDS,
-    )
-
-
 rule mil:
     input:
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
@@ -14,16 +5,16 @@ rule mil:
     output:
         metrics=mil_run_outputs("metrics.json"),
         attention=mil_run_outputs("attention.parquet"),
-    params:
-        mil=config["mil"],
     log:
         "results/logs/mil/wr{wr}_seed{seed}_{method}.log",
     benchmark:
         "results/benchmarks/mil/wr{wr}_seed{seed}_{method}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        mil=config["mil"],
     script:
         "../scripts/mil.py"

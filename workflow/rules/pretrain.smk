@@ -5,19 +5,19 @@ rule pretrain:
     output:
         encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
         metrics="results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
-    params:
-        ckpt_dir="results/pretrain/wr{wr}/seed{seed}/{method}/.ckpt",
-        pretrain={k: v for k, v in config["pretrain"].items() if k != "methods"},
     log:
         "results/logs/pretrain/wr{wr}_seed{seed}_{method}.log",
     benchmark:
         "results/benchmarks/pretrain/wr{wr}_seed{seed}_{method}.tsv"
+    conda:
+        "../../envs/torch.yaml"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,
         mem_mb=pretrain_mem_mb,
         runtime=pretrain_runtime_min,
-    conda:
-        "../../envs/torch.yaml"
+    params:
+        ckpt_dir="results/pretrain/wr{wr}/seed{seed}/{method}/.ckpt",
+        pretrain={k: v for k, v in config["pretrain"].items() if k != "methods"},
     script:
         "../scripts/pretrain.py"

@@ -1,14 +1,24 @@
 rule aggregate:
     input:
-        metrics=mil_paths("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"),
+        metrics=mil_paths(
+            "results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"
+        ),
         probes=run_paths("results/embed/wr{wr}/seed{seed}/{method}/probe.json"),
     output:
         runs="results/tables/all_runs.parquet",
         csv="results/tables/paper_table.csv",
-        md=report("results/tables/paper_table.md", caption="../report/paper_table.rst", category="Table"),
+        md=report(
+            "results/tables/paper_table.md",
+            caption="../report/paper_table.rst",
+            category="Table",
+        ),
         tex="results/tables/paper_table.tex",
         paired_csv="results/tables/paired.csv",
-        paired_md=report("results/tables/paired.md", caption="../report/paired.rst", category="Table"),
+        paired_md=report(
+            "results/tables/paired.md",
+            caption="../report/paired.rst",
+            category="Table",
+        ),
     log:
         "results/logs/aggregate.log",
     benchmark:
@@ -23,16 +33,36 @@ rule figures:
     input:
         runs="results/tables/all_runs.parquet",
         paired="results/tables/paired.csv",
-        pretrain=expand("results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet", wr=LOW_WR, seed=SEEDS[0], method=METHODS),
-        attention=expand("results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{ms}/attention.parquet",
-            wr=LOW_WR, seed=SEEDS[0], method=METHODS, mil=MIL_MODELS[0], ms=MIL_SEEDS[0]),
-        embeddings=expand("results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet", wr=LOW_WR, seed=SEEDS[0], method=METHODS),
+        pretrain=expand(
+            "results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
+            wr=LOW_WR,
+            seed=SEEDS[0],
+            method=METHODS,
+        ),
+        attention=expand(
+            "results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{ms}/attention.parquet",
+            wr=LOW_WR,
+            seed=SEEDS[0],
+            method=METHODS,
+            mil=MIL_MODELS[0],
+            ms=MIL_SEEDS[0],
+        ),
+        embeddings=expand(
+            "results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet",
+            wr=LOW_WR,
+            seed=SEEDS[0],
+            method=METHODS,
+        ),
         bags=f"results/bags/wr{LOW_WR}/seed{SEEDS[0]}/bags.parquet",
         dataset="results/data/dataset.json",
     output:
         **{
             f"{name}_{ext}": (
-                report(f"results/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+                report(
+                    f"results/figures/{name}.png",
+                    caption=f"../report/{name}.rst",
+                    category="Figures",
+                )
                 if ext == "png"
                 else f"results/figures/{name}.{ext}"
             )
@@ -54,7 +84,11 @@ rule data_quality:
         "results/index/patches.parquet",
     output:
         csv="results/tables/data_quality.csv",
-        md=report("results/tables/data_quality.md", caption="../report/data_quality.rst", category="Table"),
+        md=report(
+            "results/tables/data_quality.md",
+            caption="../report/data_quality.rst",
+            category="Table",
+        ),
     log:
         "results/logs/data_quality.log",
     benchmark:
@@ -70,7 +104,11 @@ rule runtime:
         benchmarks(),
     output:
         csv="results/tables/runtime.csv",
-        md=report("results/tables/runtime.md", caption="../report/runtime.rst", category="Table"),
+        md=report(
+            "results/tables/runtime.md",
+            caption="../report/runtime.rst",
+            category="Table",
+        ),
     log:
         "results/logs/runtime.log",
     conda:
