@@ -176,7 +176,7 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
     fit, val = split_validation(train, val_fraction, seed)
     model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed,
                         prototype_init)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     gen = torch.Generator().manual_seed(seed)
     best, best_loss, history = copy.deepcopy(model.state_dict()), float("inf"), []
     for epoch in range(epochs):
