@@ -5,10 +5,11 @@
 #   bash bench/workflow.sh                                   # the default DAG: snakemake --cores all
 #   bash bench/workflow.sh --configfile configs/tiny.yaml    # extra snakemake arguments
 #   OUT=bench/results/workflow-default.json bash bench/workflow.sh
+#   KEEP=1 bash bench/workflow.sh                            # keep the run's folder (printed) to read its results
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/slamags-workflow.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "run folder: $work" >&2; fi
 (cd "$repo" && git ls-files -z | xargs -0 cp --parents -t "$work")
 cd "$work"
 start=$(date +%s.%N)
