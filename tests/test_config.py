@@ -18,8 +18,8 @@ from slamags.config import validate
     ({"dataset": {"positive_classes": ["LYT"]}}, "both negative and positive"),
     ({"dataset": {"positive_classes": ["MON"]}}, "dataset.positive_classes: 'MON' not generated"),
     ({"pretrain": {"epoch": 3}}, "unknown key(s) epoch; allowed:"),
-    ({"bags": {"bag_size": 500}}, "config key bags: 32 bags per label of 500 cells need 31200 negative cells (LYT), "
-                                  "the dataset has 2600"),
+    ({"bags": {"bag_size": 500}}, "config key bags: 30 bags per label of 500 cells need 29250 negative cells (LYT), "
+                                  "the dataset has 2400"),
 ])
 def test_bad_values_give_one_line_naming_the_key(override, expect):
     with pytest.raises(SlamagsError) as e:

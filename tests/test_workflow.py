@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from helpers import REPO, snakemake
-from slamags.embed import read_embeddings
+from slamags.embeddings import read_embeddings
 
 TINY = str(REPO / "configs" / "tiny.yaml")
 METHODS = ["random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags"]

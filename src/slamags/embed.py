@@ -1,10 +1,7 @@
 """Embedding extraction with a frozen encoder, and the linear-probe diagnostic.
 
-Output format (one file per run): ``embeddings.parquet`` with columns
-``patch_id``, ``bag_id``, ``split`` and ``embedding`` (a fixed-size list of
-float32 of the feature dimension), one row per cell of the simulation's bags, in
-``bags.parquet`` order. Join it to ``bags.parquet`` on ``patch_id``; load a
-matrix with :func:`read_embeddings`.
+The output format (``embeddings.parquet``) and its reader and writer live in
+:mod:`slamags.embeddings`, which needs no torch.
 
 ``probe.json`` holds the linear-probe ROC AUC of the embeddings against the TRUE
 cell labels of the test bags (5-fold cross-validated logistic regression). It is
@@ -15,21 +12,18 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 
-from slamags import SlamagsError
 from slamags.augment import centre_view
 from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
-from slamags.io import atomic_path, write_json
+from slamags.embeddings import write_embeddings
+from slamags.io import write_json
 from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, load_encoder
 
 log = logging.getLogger(__name__)
@@ -53,36 +47,6 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
     if not out:
         return np.zeros((0, FEATURE_DIM if layer == "backbone" else PROJECTION_DIM), np.float32)
     return torch.cat(out).numpy()
-
-
-def write_embeddings(df: pd.DataFrame, emb: np.ndarray, path: str) -> None:
-    dim = emb.shape[1]
-    flat = pa.array(emb.astype(np.float32).reshape(-1), type=pa.float32())
-    col = pa.FixedSizeListArray.from_arrays(flat, dim)
-    table = pa.Table.from_pandas(df[["patch_id", "bag_id", "split"]].reset_index(drop=True), preserve_index=False)
-    table = table.append_column("embedding", col)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def read_embeddings(path: str | Path, bags: pd.DataFrame | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read an embeddings file; with ``bags``, check that its rows are exactly those bags' cells."""
-    fix = f"rebuild it: run your snakemake command with --force {path}"
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # noqa: BLE001
-        raise SlamagsError(f"embedding file {path} is unreadable ({type(e).__name__}); {fix}") from e
-    if "embedding" not in table.column_names or "patch_id" not in table.column_names:
-        raise SlamagsError(f"embedding file {path} lacks the patch_id/embedding columns; {fix}")
-    col = table.column("embedding").combine_chunks()
-    dim = col.type.list_size
-    emb = col.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
-    meta = table.drop(["embedding"]).to_pandas()
-    if bags is not None:
-        if len(meta) != len(bags) or not np.array_equal(meta["patch_id"].to_numpy(), bags["patch_id"].to_numpy()):
-            raise SlamagsError(f"embedding file {path} has {len(meta)} rows that do not match the {len(bags)} "
-                               f"cells of its bags.parquet; {fix}")
-    return meta, emb
 
 
 def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:

@@ -142,6 +142,8 @@ def collapse(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
         lw = 2.2 if m == "slam_ags" else 1.2
         a1.plot(df["epoch"], df["effective_rank"], marker="o", ms=3, lw=lw, color=col[m], label=m)
         a2.plot(df["epoch"], df["neg_mean_cos"], marker="o", ms=3, lw=lw, color=col[m], label=m)
+    for a in (a1, a2):
+        a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     a1.set_ylabel("effective rank (backbone)")
     a2.set_ylabel("mean cosine, negative-bag cells")
     a2.set_ylim(min(-0.05, a2.get_ylim()[0]), 1.02)
@@ -176,6 +178,7 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
             ax.set_title(f"{mil}: Δ {metric}", fontsize=8)
     for ax in axes[-1]:
         ax.set_xlabel("slam_ags − baseline")
+    fig.tight_layout()
     if wrs:
         axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return save(fig, stem)
@@ -183,32 +186,35 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
 
 def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
             stem: str) -> list[str]:
-    """Top-``n`` attended cells of the same positive test bag for each method; witnesses framed red."""
+    """Top-``n`` attended cells of the same positive test bag for each method; witnesses framed red.
+
+    Each method's row is one mosaic image (cells side by side, a red frame drawn into the pixels
+    of true abnormal cells), so the figure has one image per method, not one per cell.
+    """
     methods = _ordered(list(attention))
     first = attention[methods[0]]
     pos_bags = sorted(first.loc[first["bag_label"] == 1, "bag_id"].unique())
     bag = pos_bags[0] if pos_bags else sorted(first["bag_id"].unique())[0]
-    fig, axes = plt.subplots(len(methods), n, figsize=(n * 0.62, len(methods) * 0.72), squeeze=False)
+    side, gap, frame = 64, 4, 4
+    fig, axes = plt.subplots(len(methods), 1, figsize=(n * 0.62, len(methods) * 0.72), squeeze=False)
     for r, m in enumerate(methods):
         d = attention[m]
         d = d[d["bag_id"] == bag].sort_values(["attention", "patch_id"], ascending=[False, True]).head(n)
-        for c in range(n):
-            ax = axes[r][c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if c >= len(d):
-                continue
-            row = d.iloc[c]
-            with Image.open(Path(image_root) / paths[row["patch_id"]]) as im:
-                ax.imshow(np.asarray(im.convert("RGB")))
-            if row["instance_label"] == 1:
-                for s in ax.spines.values():
-                    s.set_visible(True)
-                    s.set_color("red")
-                    s.set_linewidth(2)
-        axes[r][0].set_ylabel(m, rotation=0, ha="right", va="center", fontsize=7)
+        row = np.full((side + 2 * frame, n * (side + 2 * frame + gap), 3), 255, np.uint8)
+        for c, cell in enumerate(d.itertuples()):
+            x0 = c * (side + 2 * frame + gap)
+            if cell.instance_label == 1:
+                row[:, x0:x0 + side + 2 * frame] = (220, 0, 0)
+            with Image.open(Path(image_root) / paths[cell.patch_id]) as im:
+                tile = np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR))
+            row[frame:frame + side, x0 + frame:x0 + frame + side] = tile
+        ax = axes[r][0]
+        ax.imshow(row, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_visible(False)
+        ax.set_ylabel(m, rotation=0, ha="right", va="center", fontsize=7)
     fig.suptitle(f"top-{n} attended cells of positive test bag {bag} (red: true abnormal)", fontsize=8)
     return save(fig, stem)
 
@@ -245,7 +251,7 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
                  gallery_size: int = 16) -> list[str]:
     """Draw every figure of the report into ``out_dir`` (one simulation for figures 3-6)."""
     from slamags.dataset import read_info
-    from slamags.embed import read_embeddings
+    from slamags.embeddings import read_embeddings
 
     out = Path(out_dir)
     runs = pd.read_parquet(all_runs)

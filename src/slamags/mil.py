@@ -241,7 +241,7 @@ def run_mil(mil: dict[str, Any], bags_path: str, embeddings_path: str,
     out_attention)``. The embeddings are read and standardised once; every run writes its own
     ``metrics.json`` (tagged with ``ids``, the run's wr/seed/method) and ``attention.parquet``.
     """
-    from slamags.embed import read_embeddings
+    from slamags.embeddings import read_embeddings
 
     torch.set_num_threads(1)
     bags = pd.read_parquet(bags_path)

@@ -25,6 +25,7 @@ import pandas as pd
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
 PAIRED_METRICS = ("bag_auc", "bag_f1", "topk_recall")
+MIN_PAIRS_FOR_CLAIM = 5      # fewer pairs: the interval is printed, never bolded as a difference
 COLUMNS = ["mil", "wr", "ours", "baseline", "metric", "n_pairs", "n_bag_seeds", "mean_diff", "ci_low", "ci_high",
            "win_share", "tie_share"]
 
@@ -85,7 +86,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
                 if r["n_pairs"] == 0:
                     cells.append("n/a")
                     continue
-                sure = r["ci_low"] > 0 or r["ci_high"] < 0          # False for NaN (a single pair)
+                sure = r["n_pairs"] >= MIN_PAIRS_FOR_CLAIM and (r["ci_low"] > 0 or r["ci_high"] < 0)
                 ci = "no CI" if np.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
                 txt = f"{r['mean_diff']:+.3f} {ci} ({r['win_share']:.0%})"
                 cells.append(f"**{txt}**" if sure else txt)
@@ -93,6 +94,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
         parts.append("\n".join(lines))
     note = ("\nΔ: mean paired difference over runs that share MIL model, witness rate, bag seed and MIL seed; "
             "95 % percentile-bootstrap interval over the pairs; (wins): share of pairs where slam_ags is higher. "
-            "Bold: the interval excludes 0. Pairs from the same bag seed share their bags, so with few bag seeds "
+            f"Bold: the interval excludes 0 and rests on at least {MIN_PAIRS_FOR_CLAIM} pairs (a percentile "
+            "bootstrap of fewer pairs has only a handful of distinct resamples). Pairs from the same bag seed share their bags, so with few bag seeds "
             "the interval understates the between-simulation spread.\n")
     return "\n\n".join(parts) + "\n" + note

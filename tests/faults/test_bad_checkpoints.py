@@ -8,7 +8,7 @@ from torchvision.models import resnet18
 
 from helpers import REPO, load_config, snakemake
 from slamags import SlamagsError
-from slamags.embed import read_embeddings, write_embeddings
+from slamags.embeddings import read_embeddings, write_embeddings
 from slamags.mil import run_mil
 from slamags.model import ARCH, Encoder, load_encoder
 

@@ -12,8 +12,8 @@ CASES = {
     "witness rate 0": ("bags:\n  witness_rates: [0]\n",
                        "error: config key bags.witness_rates.0: 0 is less than or equal to the minimum of 0"),
     "bags larger than the data": ("bags:\n  bag_size: 400\n",
-                                  "error: config key bags: 32 bags per label of 400 cells need 24960 negative cells "
-                                  "(LYT), the dataset has 2600"),
+                                  "error: config key bags: 30 bags per label of 400 cells need 23400 negative cells "
+                                  "(LYT), the dataset has 2400"),
     "missing dataset folder": ("dataset:\n  kind: folder\n  root: /nonexistent/bone-marrow\n",
                                "error: config key dataset.root: folder /nonexistent/bone-marrow does not exist"),
     "class not in the data": ("dataset:\n  positive_classes: [PMO]\n",
