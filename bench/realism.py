@@ -34,7 +34,7 @@ from slamags.synth import generate  # noqa: E402
 def probe(root: Path, classes: tuple[str, str], per_class: int, size: int, crop_fraction: float,
           workdir: Path, seed: int = 0) -> dict:
     """AUC of the random-feature probe on ``root``'s two classes, decoded at ``size`` px."""
-    idx = build_index(root, workdir / f"index_{root.name}.parquet")
+    idx = build_index(root, workdir / f"index_{root.name}.parquet", expected_size=None)
     idx = idx[(idx["status"] == "ok") & idx["cell_class"].isin(classes)]
     rng = np.random.default_rng(seed)
     parts = []
@@ -48,7 +48,7 @@ def probe(root: Path, classes: tuple[str, str], per_class: int, size: int, crop_
     torch.manual_seed(seed)
     x = embed_images(Encoder(), images, crop_size(size, crop_fraction))
     y = (cells["cell_class"] == classes[1]).astype(int).to_numpy()
-    return {"root": str(root), "n": {c: int((cells["cell_class"] == c).sum()) for c in classes},
+    return {"folder": root.name, "n": {c: int((cells["cell_class"] == c).sum()) for c in classes},
             "native_sizes": sorted({f"{w}x{h}" for w, h in zip(cells["width"], cells["height"])})[:5],
             "size": size, "auc": linear_probe_auc(x, y, seed=seed)}
 
