@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+
+from slamags.config import merge
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,17 +18,8 @@ def load_config(name: str = "config.yaml", **overrides) -> dict:
     """The default config with a file from configs/ merged over it (as --configfile does)."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     if name != "config.yaml":
-        _merge(cfg, yaml.safe_load((REPO / "configs" / name).read_text()))
-    _merge(cfg, overrides)
-    return cfg
-
-
-def _merge(base: dict, over: dict) -> None:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
+        merge(cfg, yaml.safe_load((REPO / "configs" / name).read_text()))
+    return merge(cfg, overrides)
 
 
 # the tiny config cut to one witness rate, two methods and one MIL model

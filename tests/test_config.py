@@ -40,7 +40,8 @@ def test_folder_dataset_too_small_for_the_bags_is_caught_before_decoding(tmp_pat
         (tmp_path / cls).mkdir()
         for i in range(n):
             (tmp_path / cls / f"{cls}_{i:05d}.jpg").write_bytes(b"x")
-    with pytest.raises(SlamagsError, match="need 1746 negative cells \\(LYT\\), the dataset has 30"):
+    need = (10 + 20) * (2 * 40 - 2)   # bags per label x (a negative bag + a positive bag's normal cells at 5 %)
+    with pytest.raises(SlamagsError, match=f"need {need} negative cells \\(LYT\\), the dataset has 30"):
         validate(load_config(dataset={"kind": "folder", "root": str(tmp_path)}))
 
 

@@ -73,6 +73,7 @@ def test_a_failing_job_is_reported_as_failed(tmp_path):
     assert "Error in rule embed" in r.stderr
     assert not (tmp_path / target).exists()
     log = (tmp_path / "results/logs/embed/wr0.2_seed0_slam_ags.log").read_text()
-    assert f"encoder checkpoint {enc} is corrupt or truncated" in log and "rerun the pretrain rule" in log
+    assert f"encoder checkpoint {enc} is corrupt or truncated" in log
+    assert f"rebuild it: run your snakemake command with --force {enc}" in log
     failed = jobs_of(tmp_path)
     assert (failed.loc[failed["rule"] == "embed", "state"] == "FAILED").all()

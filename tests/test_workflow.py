@@ -36,7 +36,7 @@ def test_data_stages_through_snakemake(tmp_path):
 
 def test_every_output_of_the_tiny_run(tiny_run):
     res = tiny_run / "results"
-    for wr in ("0.2", "0.1"):
+    for wr in ("0.2",):
         bags = pd.read_parquet(res / f"bags/wr{wr}/seed0/bags.parquet")
         for m in METHODS:
             d = res / f"pretrain/wr{wr}/seed0/{m}"
@@ -59,7 +59,7 @@ def test_every_output_of_the_tiny_run(tiny_run):
                 att = pd.read_parquet(out / "attention.parquet")
                 assert set(att["bag_id"]) == set(bags.loc[bags["split"] == "test", "bag_id"])
     runs = pd.read_parquet(res / "tables/all_runs.parquet")
-    assert len(runs) == 2 * 7 * 2
+    assert len(runs) == 1 * 7 * 2                                   # witness rates x methods x MIL models
     assert list(runs.columns[:5]) == ["mil", "wr", "seed", "method", "mil_seed"]
     md = (res / "tables/paper_table.md").read_text()
     assert "### pamil" in md and "### abmil" in md and "slam_ags" in md and "**" in md

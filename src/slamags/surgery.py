@@ -45,6 +45,19 @@ class SurgeryStats:
 CHUNK = 4096
 
 
+def _flat_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both tensors as 1-d, in the same element order, without a copy where their layouts allow.
+
+    Gradients of channels_last weights are channels_last: ``reshape(-1)`` would copy them. Walking
+    the dimensions in ``a``'s memory order gives a view of ``a`` (and of ``b`` when it has the same
+    layout; otherwise a correctly ordered copy of ``b``).
+    """
+    if a.is_contiguous() and b.is_contiguous():
+        return a.view(-1), b.view(-1)
+    order = sorted(range(a.dim()), key=lambda d: -a.stride(d))
+    return a.permute(order).reshape(-1), b.permute(order).reshape(-1)
+
+
 def _dot64(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``<a, b>`` as a float64 0-d tensor: float32 products summed in chunks of ``CHUNK``, chunks summed in float64.
 
@@ -52,7 +65,7 @@ def _dot64(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     both tensors to float64 first is exact but 8x slower on a CPU. Short float32 partial sums
     carried into a float64 total are accurate to about 1e-9 at under twice the cost of ``torch.dot``.
     """
-    a, b = a.reshape(-1), b.reshape(-1)
+    a, b = _flat_pair(a, b)
     n = a.numel()
     m = n - n % CHUNK
     total = torch.zeros((), dtype=torch.float64, device=a.device)

@@ -12,7 +12,7 @@ from test_slurm import CLUSTER_ARGS, CONFIGS, jobs_of, slurm_cluster  # noqa: F4
 
 def test_scancelled_training_is_retried_and_resumes_from_its_checkpoint(tmp_path, faults):
     long = tmp_path / "long.yaml"
-    long.write_text("pretrain:\n  epochs: 40\n  batch_size: 16\n")
+    long.write_text("pretrain:\n  epochs: 10\n  batch_size: 16\n")
     target = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
     ckpt = tmp_path / "results/pretrain/wr0.2/seed0/slam_ags/.ckpt/last.pt"
     cmd = snakemake_cmd(tmp_path, target, "--configfile", *CONFIGS, str(long), *CLUSTER_ARGS)
@@ -36,7 +36,7 @@ def test_scancelled_training_is_retried_and_resumes_from_its_checkpoint(tmp_path
     log = (tmp_path / "results/logs/pretrain/wr0.2_seed0_slam_ags.log").read_text()
     assert "resumed from" in log, log[-3000:]
     metrics = pd.read_parquet(tmp_path / "results/pretrain/wr0.2/seed0/slam_ags/metrics.parquet")
-    assert metrics["epoch"].tolist() == list(range(1, 41))
+    assert metrics["epoch"].tolist() == list(range(1, 11))
     jobs = jobs_of(tmp_path)
     states = jobs.loc[jobs["rule"] == "pretrain", "state"].tolist()
     assert "CANCELLED" in states and states[-1] == "COMPLETED", jobs

@@ -25,6 +25,8 @@ rule aggregate:
         "results/benchmarks/aggregate.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        top_k=config["mil"]["top_k"],
     script:
         "../scripts/aggregate.py"
 
@@ -75,6 +77,9 @@ rule figures:
         "results/benchmarks/figures.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        methods=METHODS,
+        gallery_size=config["report"]["gallery_size"],
     script:
         "../scripts/figures.py"
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from slamags.losses._pairs import view_pairs
+
 
 def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"nt_xent: view shapes differ: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
-    n = z_a.shape[0]
+    n = view_pairs(z_a, z_b, "nt_xent")
     if n == 0:
         return z_a.sum() * 0.0
     z = F.normalize(torch.cat([z_a, z_b]).float(), dim=1)

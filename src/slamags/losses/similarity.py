@@ -33,11 +33,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from slamags.losses._pairs import view_pairs
+
 
 def similarity_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"similarity_loss: view shapes differ: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
-    n = z_a.shape[0]
+    n = view_pairs(z_a, z_b, "similarity_loss")
     if n == 0:
         return z_a.sum() * 0.0
     z = torch.cat([z_a, z_b])
