@@ -51,7 +51,7 @@ def test_dangling_symlink_is_indexed_as_unreadable(tmp_path, tiny_dataset, fault
 
 def test_killing_snakemake_ends_its_training_job_and_the_readme_recovery_works(tmp_path, faults):
     long = tmp_path / "long.yaml"
-    long.write_text("pretrain:\n  epochs: 10\n  batch_size: 16\n")
+    long.write_text("pretrain:\n  epochs: 6\n  batch_size: 16\n")
     args = ["--cores", "1", "--configfile", *SMALL_CONFIGS, str(long)]
     proc = subprocess.Popen(snakemake_cmd(tmp_path, ENCODER, *args), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
