@@ -333,7 +333,7 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt)
     model = trainer.run()
     meta = {
-        "method": method, "epochs": s.epochs if spec(method).trains else 0, "settings": s.__dict__,
+        "method": method, "epochs": s.epochs if trainer.spec.trains else 0, "settings": s.__dict__,
         "image_size": size, "crop": trainer.crop, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
         "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
                  "train_patches": n_train},
