@@ -69,7 +69,7 @@ def _pretrain(a: argparse.Namespace) -> None:
     from slamags.pretrain import run_pretraining
 
     guarded(run_pretraining, pretrain=_config(a)["pretrain"], bags_path=a.bags, dataset_json=a.dataset, method=a.method,
-            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir)
+            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir, index_path=a.index)
 
 
 def _embed(a: argparse.Namespace) -> None:
@@ -108,7 +108,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
     "pretrain": ("pretrain one encoder (one method) on the train bags", _pretrain, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--method",), {"required": True}),
-        (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None})]),
+        (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
+        (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"})]),
     "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
         (("--probe",), {"required": True})]),

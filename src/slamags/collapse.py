@@ -18,7 +18,14 @@ embedded, and four numbers are recorded:
     ``log mean_{i != j} exp(-2 |z_i - z_j|^2)`` of the L2-normalised projections
     (Wang and Isola 2020): 0 when collapsed, more negative when spread out.
 
-No random number is drawn, so the monitor does not change training.
+A second, optional probe measures whether the encoder learns the abnormal cell:
+``probe_auc_heldout``, the cross-validated linear-probe ROC AUC (abnormal vs normal
+cell, true cell labels) of the backbone features of a fixed *held-out* set of
+cells that pretraining never trains on: cells of the negative and positive classes
+outside every TRAIN bag of the simulation (:func:`choose_heldout`). It is a
+learning curve for diagnosis only, never used for training or selection.
+
+No torch random number is drawn, so the monitor does not change training.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
 COLUMNS = ("neg_mean_cos", "pos_mean_cos", "effective_rank", "uniformity")
+HELDOUT_COLUMN = "probe_auc_heldout"
 
 
 def mean_pairwise_cosine(z: torch.Tensor) -> float:
@@ -70,6 +79,37 @@ def choose_probe(bag_labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray,
         rows = np.flatnonzero(np.asarray(bag_labels) == label)
         groups.append(np.sort(rng.choice(rows, size=min(n, len(rows)), replace=False)))
     return groups[0], groups[1]
+
+
+def choose_heldout(index: pd.DataFrame, bags: pd.DataFrame, negative_classes: list[str],
+                   positive_classes: list[str], n: int, seed: int) -> pd.DataFrame:
+    """Up to ``n`` normal and ``n`` abnormal ``ok`` cells of ``index`` outside every TRAIN bag of ``bags``.
+
+    Returns index rows (``patch_id``, ``path``, ``cell_class``) with ``instance_label`` (1: a positive class),
+    drawn by their own generator, sorted by ``patch_id``. Cells of test bags and cells no bag drew qualify:
+    neither is ever seen by pretraining.
+    """
+    train_ids = set(bags.loc[bags["split"] == "train", "patch_id"])
+    ok = index[(index["status"] == "ok") & ~index["patch_id"].isin(train_ids)].sort_values("patch_id")
+    rng = np.random.default_rng([seed, 15485863])
+    parts = []
+    for label, classes in ((0, negative_classes), (1, positive_classes)):
+        rows = ok[ok["cell_class"].isin(classes)]
+        pick = np.sort(rng.choice(len(rows), size=min(n, len(rows)), replace=False))
+        parts.append(rows.iloc[pick].assign(instance_label=label))
+    return pd.concat(parts, ignore_index=True)[["patch_id", "path", "cell_class", "instance_label"]]
+
+
+@torch.no_grad()
+def heldout_auc(forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], views: torch.Tensor,
+                labels: np.ndarray, batch_size: int = 256) -> float:
+    """Linear-probe ROC AUC (5-fold CV) of the backbone features of ``views`` against ``labels``."""
+    from slamags.embed import linear_probe_auc
+
+    hs = [forward(views[k:k + batch_size])[0].float().cpu() for k in range(0, views.shape[0], batch_size)]
+    if not hs:
+        return float("nan")
+    return linear_probe_auc(torch.cat(hs).numpy(), np.asarray(labels))
 
 
 @torch.no_grad()

@@ -15,7 +15,10 @@ task is back-propagated directly; several tasks give one gradient each
 (``autograd.grad``), combined by the method's combiner (:mod:`slamags.surgery`).
 
 At the end of every epoch the collapse monitor (:mod:`slamags.collapse`) embeds
-a fixed probe set of train patches and adds its numbers to the epoch's row.
+a fixed probe set of train patches and adds its numbers to the epoch's row, and,
+when the patch index is given, the learning curve: the linear-probe AUC of abnormal
+vs normal cells on a fixed held-out set that pretraining never trains on
+(``probe_auc_heldout``; a diagnostic, never used for selection).
 
 The loop checkpoints model, optimiser, scheduler, every random generator, the
 epoch and the metrics rows atomically after each epoch, so a killed job resumes
@@ -43,7 +46,7 @@ from torch import nn
 import slamags
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view
-from slamags.collapse import choose_probe, measure
+from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, heldout_auc, measure
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
@@ -70,13 +73,14 @@ class TrainSettings:
     seed: int
     probe_size: int
     threads: int
+    heldout_size: int = 0
 
     @classmethod
     def from_config(cls, p: dict[str, Any], method: str) -> "TrainSettings":
         """From the config's ``pretrain`` section (defaults filled by the schema)."""
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
                 "crop_fraction", "seed", "probe_size", "threads")
-        return cls(method=method, **{k: p[k] for k in keys})
+        return cls(method=method, heldout_size=int(p.get("heldout_size", 0)), **{k: p[k] for k in keys})
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
@@ -110,10 +114,12 @@ class Trainer:
     """One pretraining run; :meth:`run` trains (resuming if a checkpoint exists) and returns the encoder."""
 
     def __init__(self, s: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
-                 device: torch.device, ckpt: Path | None = None) -> None:
+                 device: torch.device, ckpt: Path | None = None,
+                 heldout: tuple[torch.Tensor, np.ndarray] | None = None) -> None:
         self.spec: MethodSpec = spec(s.method)
         self.s, self.device, self.ckpt = s, device, ckpt
         self.images = images
+        self.heldout = heldout
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], s.crop_fraction)
         torch.manual_seed(s.seed)
@@ -246,9 +252,14 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         try:
-            return measure(lambda x: self._forward(centre_view(x.to(self.device), self.crop)),
-                           self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
-                           self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)])
+            def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                return self._forward(centre_view(x.to(self.device), self.crop))
+
+            out = measure(forward, self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
+                          self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)])
+            if self.heldout is not None:
+                out[HELDOUT_COLUMN] = heldout_auc(forward, *self.heldout)
+            return out
         finally:
             self.model.train(was_training)
 
@@ -296,23 +307,31 @@ class Trainer:
             if "cos_mean" in row:
                 extra = (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f}"
                          f" conflict {row['conflict_fraction']:.0%}")
-            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s%s | neg cos %.3f eff. rank %.1f",
-                     self.s.method, epoch + 1, self.s.epochs,
+            if HELDOUT_COLUMN in row:
+                extra += f" held-out probe AUC {row[HELDOUT_COLUMN]:.3f}"
+            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s | neg cos %.3f pos cos %.3f "
+                     "eff. rank %.1f%s", self.s.method, epoch + 1, self.s.epochs,
                      " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_")), lr, row["images_per_s"],
-                     secs, extra, row["neg_mean_cos"], row["effective_rank"])
+                     secs, row["neg_mean_cos"], row["pos_mean_cos"], row["effective_rank"], extra)
         return self.model
 
 
 def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str, method: str,
                     out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
-                    ids: dict[str, Any] | None = None) -> None:
+                    ids: dict[str, Any] | None = None, index_path: str | None = None) -> None:
     """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
 
     ``pretrain`` is the config's ``pretrain`` section.
 
-    ``ids`` (the run's ``wr`` and ``seed``) become columns of ``metrics.parquet``, beside ``method``.
+    ``ids`` (the run's ``wr`` and ``seed``) become columns of ``metrics.parquet``, beside ``method``; the bag
+    seed is added to ``pretrain.seed``, so that every simulation trains encoders of its own (its own
+    initialisation, batches and augmentations), shared by the methods of that simulation.
+    With ``index_path`` (the patch index) and ``pretrain.heldout_size`` > 0, every epoch also records
+    ``probe_auc_heldout`` on cells outside every train bag (:func:`slamags.collapse.choose_heldout`).
     """
     s = TrainSettings.from_config(pretrain, method)
+    if ids and "seed" in ids:    # each bag simulation gets its own encoders: initialisation and draws included
+        s.seed += int(ids["seed"])
     torch.set_num_threads(max(1, s.threads))
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
@@ -329,8 +348,16 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, decoded in %.1f s",
              method, n_train, n_pos, describe_resize(info), crop_size(size, s.crop_fraction), device,
              time.perf_counter() - t0)
+    heldout = None
+    if index_path is not None and s.heldout_size > 0:
+        cells = choose_heldout(pd.read_parquet(index_path), bags, info["negative_classes"],
+                               info["positive_classes"], s.heldout_size, s.seed)
+        heldout = (load_images(info["root"], cells["path"].tolist(), size, workers=max(2, s.threads), device=device),
+                   cells["instance_label"].to_numpy())
+        log.info("pretrain %s: held-out probe of %d normal and %d abnormal cells outside the train bags", method,
+                 int((heldout[1] == 0).sum()), int(heldout[1].sum()))
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
-    trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt)
+    trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt, heldout=heldout)
     model = trainer.run()
     meta = {
         "method": method, "epochs": s.epochs if trainer.spec.trains else 0, "settings": s.__dict__,

@@ -2,6 +2,7 @@ rule pretrain:
     input:
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
         dataset="results/data/dataset.json",
+        index="results/index/patches.parquet",
     output:
         encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
         metrics="results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
