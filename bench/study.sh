@@ -12,6 +12,8 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(--configfile configs/study.yaml)
+data=""
+if [ -n "${DATA:-}" ]; then data=$(cd "$DATA" && pwd -P); fi
 dest=${DEST:-docs/study}
 case "$dest" in /*) ;; *) dest="$repo/$dest" ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/slamags-study.XXXXXX")
@@ -20,7 +22,7 @@ if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "run folder: $
 commit=$(cd "$repo" && git rev-parse HEAD)
 dirty=$(cd "$repo" && git status --porcelain --untracked-files=no | wc -l)
 cd "$work"
-if [ -n "${DATA:-}" ]; then mkdir -p data && ln -s "$(cd "$DATA" && pwd)" data/matek-bm-128; fi
+if [ -n "$data" ]; then mkdir -p data && ln -s "$data" data/matek-bm-128; fi
 cores=${CORES:-2}
 start=$(date +%s.%N)
 if ! snakemake --cores "$cores" "${args[@]}" > run.log 2>&1; then
