@@ -22,6 +22,7 @@ if [ -z "${KEEP:-}" ]; then trap 'rm -rf "$work"' EXIT; else echo "run folder: $
 commit=$(cd "$repo" && git rev-parse HEAD)
 dirty=$(cd "$repo" && git status --porcelain --untracked-files=no | wc -l)
 cd "$work"
+export PYTHONPATH="$work/src${PYTHONPATH:+:$PYTHONPATH}"     # the copy's code, not an editable install's
 if [ -n "$data" ]; then mkdir -p data && ln -s "$data" data/matek-bm-128; fi
 cores=${CORES:-2}
 start=$(date +%s.%N)
