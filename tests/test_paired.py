@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slamags.paired import bootstrap_ci, paired_differences, paired_markdown
+from slamags.paired import (MIN_BAG_SEEDS_FOR_CLAIM, bootstrap_ci, hierarchical_bootstrap_ci, paired_differences,
+                            paired_markdown)
 
 
 def runs_table(effect=0.1, n_seeds=3, n_mil_seeds=4, seed=0):
@@ -55,8 +56,59 @@ def test_bootstrap_interval_covers_the_mean_and_narrows_with_n():
 
 def test_markdown_marks_intervals_that_exclude_zero():
     md = paired_markdown(paired_differences(runs_table(effect=0.1)))
-    assert "### abmil: slam_ags minus baseline" in md and "| 10 % | simclr | 12 |" in md
+    assert "### abmil: slam_ags minus baseline" in md and "| 10 % | simclr | 12 (3) |" in md
     assert "**+0.100 [+0.100, +0.100] (100%)**" in md
     one = paired_markdown(paired_differences(runs_table(effect=0.1, n_seeds=1, n_mil_seeds=1)))
     assert "+0.100 no CI (100%)" in one and "**" not in one            # one pair is never 'sure'
+    # one simulation with many MIL seeds: a tight interval that excludes 0, but MIL noise only: not called
+    few = paired_differences(runs_table(effect=0.1, n_seeds=MIN_BAG_SEEDS_FOR_CLAIM - 1, n_mil_seeds=6))
+    assert (few["ci_low"] > 0).all() and not few["called"].any() and "**" not in paired_markdown(few)
+
+
+def planted(effect, between_sd, within_sd, n_seeds=6, n_mil_seeds=5, seed=0):
+    """slam_ags - simclr = effect + a per-bag-seed offset (sd ``between_sd``) + per-pair noise (``within_sd``)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_seeds):
+        offset = rng.normal(0, between_sd)
+        for ms in range(n_mil_seeds):
+            base, d = rng.uniform(0.3, 0.6), effect + offset + rng.normal(0, within_sd)
+            for method, v in (("simclr", base), ("slam_ags", base + d)):
+                rows.append({"mil": "pamil", "wr": 0.05, "seed": s, "mil_seed": ms, "method": method,
+                             "bag_auc": v, "bag_f1": v, "topk_recall": v})
+    return pd.DataFrame(rows)
+
+
+def test_hierarchical_bootstrap_finds_a_planted_effect():
+    hits = 0
+    for rep in range(20):
+        row = paired_differences(planted(0.15, 0.03, 0.05, seed=rep), n_boot=2000).query("metric == 'bag_auc'").iloc[0]
+        assert row["n_bag_seeds"] == 6 and row["n_pairs"] == 30
+        hits += bool(row["called"]) and row["ci_low"] > 0
+        assert row["ci_low"] < row["mean_diff"] < row["ci_high"]
+    assert hits >= 18                       # power close to 1 for an effect 3x the spread
+    null = [paired_differences(planted(0.0, 0.03, 0.05, seed=rep), n_boot=2000).query("metric == 'bag_auc'")
+            .iloc[0]["called"] for rep in range(20)]
+    assert sum(null) <= 3                   # and no effect is rarely called
+
+
+def test_between_seed_spread_widens_the_hierarchical_interval_not_the_flat_one():
+    runs = planted(0.0, between_sd=0.2, within_sd=0.01, n_seeds=5, n_mil_seeds=6, seed=3)
+    d = (runs[runs.method == "slam_ags"].set_index(["seed", "mil_seed"])["bag_auc"]
+         - runs[runs.method == "simclr"].set_index(["seed", "mil_seed"])["bag_auc"])
+    groups = [d.loc[s].to_numpy() for s in range(5)]
+    flat_lo, flat_hi = bootstrap_ci(d.to_numpy())
+    hier_lo, hier_hi = hierarchical_bootstrap_ci(groups)
+    assert (hier_hi - hier_lo) > 2 * (flat_hi - flat_lo)
+    # the flat interval treats 30 pairs as independent; the hierarchical one is about the 5 seed means' spread
+    seed_means = np.array([g.mean() for g in groups])
+    se = seed_means.std(ddof=1) / np.sqrt(5)
+    assert (hier_hi - hier_lo) / 2 == pytest.approx(1.96 * se * np.sqrt(4 / 5), rel=0.35)
+    # without a between-seed spread the two agree
+    runs0 = planted(0.0, between_sd=0.0, within_sd=0.05, n_seeds=5, n_mil_seeds=6, seed=3)
+    d0 = (runs0[runs0.method == "slam_ags"].set_index(["seed", "mil_seed"])["bag_auc"]
+          - runs0[runs0.method == "simclr"].set_index(["seed", "mil_seed"])["bag_auc"])
+    f = np.subtract(*bootstrap_ci(d0.to_numpy())[::-1])
+    h = np.subtract(*hierarchical_bootstrap_ci([d0.loc[s].to_numpy() for s in range(5)])[::-1])
+    assert h == pytest.approx(f, rel=0.3)
     assert "No paired runs" in paired_markdown(paired_differences(runs_table()[lambda d: d.method != "slam_ags"]))

@@ -8,11 +8,13 @@
 5. ``gallery``: per method, the most attended cells of one positive test bag at the
    lowest witness rate, true abnormal cells framed in red;
 6. ``embedding_pca``: a 2-D PCA of test-cell embeddings per method, by cell class;
-7. ``collapse``: the collapse monitor per epoch, a line per method: the effective
-   rank of the backbone features and the mean pairwise cosine of negative-bag
-   projections (``random`` is the shared starting point, epoch 0);
-8. ``paired_delta``: a forest plot of the paired differences slam_ags minus each
-   baseline (:mod:`slamags.paired`), mean and 95 % bootstrap interval;
+7. ``collapse``: the collapse monitor and the learning curve per epoch, a line per
+   method (mean over the bag simulations of the lowest witness rate, min-max band):
+   effective rank, mean cosine within negative-bag and within positive-bag cells,
+   and the held-out linear-probe AUC (``random`` is the shared starting point);
+8. ``paired_delta``: a forest plot of the paired differences of the paper's method
+   minus each baseline (:mod:`slamags.paired`), mean and 95 % hierarchical bootstrap
+   interval, filled where the difference is called;
 """
 
 from __future__ import annotations
@@ -123,44 +125,76 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
     return save(fig, stem)
 
 
-def collapse(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
-    """Effective rank and neg_mean_cos per epoch, a line per method, from the shared random start."""
-    methods = _ordered(list(metrics))
+COLLAPSE_PANELS = (("effective_rank", "effective rank of backbone features", "feature spread"),
+                   ("neg_mean_cos", "mean cosine of projections", "negative-bag cells"),
+                   ("pos_mean_cos", "mean cosine of projections", "positive-bag cells"),
+                   ("probe_auc_heldout", "linear-probe AUC, BLA vs normal", "held-out cells (learning curve)"))
+
+
+def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    """The collapse monitor and the learning curve per epoch, a line per method.
+
+    ``metrics``: the rows of every ``metrics.parquet`` to draw (columns ``method``, ``epoch`` and, with
+    several simulations, ``seed``), or method -> table. Lines are means over simulations with a band from
+    their minimum to their maximum; ``random`` (epoch 0) is every method's starting point. Panels: the
+    effective rank of the backbone features, the mean pairwise cosine of the projections within
+    negative-bag and within positive-bag cells (1 = collapsed; the paper claims that surgery keeps the
+    positive-bag cells spread), and the held-out linear-probe AUC (abnormal vs normal cells that
+    pretraining never trains on; a diagnostic, never used for selection).
+    """
+    if isinstance(metrics, Mapping):
+        metrics = pd.concat([df.assign(method=m) for m, df in metrics.items()], ignore_index=True)
+    df = metrics.copy()
+    if "seed" not in df:
+        df["seed"] = 0
+    methods = _ordered(list(df["method"].unique()))
     col = _colours(methods)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.8, 2.6))
-    start = metrics.get("random")
-    for m in methods:
-        df = metrics[m]
-        if "effective_rank" not in df:
-            continue
-        if m == "random":
-            for ax, c in ((a1, "effective_rank"), (a2, "neg_mean_cos")):
-                ax.axhline(float(df[c].iloc[0]), color=col[m], lw=0.8, ls=":", label="random (start)")
-            continue
-        if start is not None and "effective_rank" in start:
-            df = pd.concat([start.assign(epoch=0), df], ignore_index=True)
-        lw = 2.2 if m == "slam_ags" else 1.2
-        a1.plot(df["epoch"], df["effective_rank"], marker="o", ms=3, lw=lw, color=col[m], label=m)
-        a2.plot(df["epoch"], df["neg_mean_cos"], marker="o", ms=3, lw=lw, color=col[m], label=m)
-    for a in (a1, a2):
-        a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    a1.set_ylabel("effective rank (backbone)")
-    a2.set_ylabel("mean cosine, negative-bag cells")
-    a2.set_ylim(min(-0.05, a2.get_ylim()[0]), 1.02)
-    for a in (a1, a2):
-        a.set_xlabel("epoch")
-    a2.legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    panels = [p for p in COLLAPSE_PANELS if p[0] in df and df[p[0]].notna().any()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels) + 1.2, 2.6), squeeze=False)
+    start = df[df["method"] == "random"]
+    n_sims = df["seed"].nunique()
+    styles = {"slam_ags": dict(lw=2.4, ls="-"), "slam": dict(lw=1.4, ls="--"), "similarity": dict(lw=1.2, ls=":")}
+    for ax, (c, ylabel, title) in zip(axes[0], panels):
+        for m in methods:
+            d = df[df["method"] == m]
+            if m == "random":
+                v = d.groupby("seed")[c].first()
+                ax.axhline(float(v.mean()), color=col[m], lw=0.9, ls=":", label=f"random (start, epoch 0)")
+                continue
+            if len(start):
+                d = pd.concat([start.assign(method=m), d], ignore_index=True)
+            g = d.groupby("epoch")[c]
+            mean, lo, hi = g.mean(), g.min(), g.max()
+            st = styles.get(m, dict(lw=1.2, ls="-"))
+            ax.plot(mean.index, mean.values, marker="o", ms=2.5, color=col[m], label=m, **st)
+            if n_sims > 1:
+                ax.fill_between(mean.index, lo.values, hi.values, color=col[m], alpha=0.12, lw=0)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=8)
+        if c.endswith("mean_cos"):
+            ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.05)
+    axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    sims = f"mean of {n_sims} bag simulations, band: min-max" if n_sims > 1 else "one bag simulation"
+    fig.suptitle(f"collapse monitor and learning curve ({sims})", fontsize=8)
+    fig.tight_layout()
     return save(fig, stem)
 
 
 def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
-    """Forest plot: a panel per (MIL model, metric), a row per baseline, a marker per witness rate."""
+    """Forest plot: a panel per (MIL model, metric), a row per baseline, a marker per witness rate.
+
+    A filled marker is a called difference (:func:`slamags.paired.is_called`); an open one is not.
+    The row labels give n: pairs (bag seeds).
+    """
     mils = sorted(paired["mil"].unique()) if len(paired) else ["(none)"]
     metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else ["(none)"]
     baselines = _ordered(list(paired["baseline"].unique())) if len(paired) else []
     wrs = sorted(paired["wr"].unique(), reverse=True) if len(paired) else []
-    fig, axes = plt.subplots(len(mils), len(metrics), figsize=(2.6 * len(metrics) + 1.2, 0.32 * max(1, len(baselines))
-                                                               * len(mils) + 1.0), squeeze=False, sharey=True)
+    ours = paired["ours"].iloc[0] if len(paired) else "ours"
+    fig, axes = plt.subplots(len(mils), len(metrics), figsize=(2.6 * len(metrics) + 1.8, 0.32 * max(1, len(baselines))
+                                                               * len(mils) + 1.3), squeeze=False, sharey=True)
     cmap = plt.get_cmap("viridis")
     for r, mil in enumerate(mils):
         for c, metric in enumerate(metrics):
@@ -168,19 +202,31 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
             ax.axvline(0, color="grey", lw=0.8)
             for k, wr in enumerate(wrs):
                 d = paired[(paired["mil"] == mil) & (paired["metric"] == metric) & (paired["wr"] == wr)]
-                y = [baselines.index(b) + (k - (len(wrs) - 1) / 2) * 0.25 for b in d["baseline"]]
-                err = [d["mean_diff"] - d["ci_low"], d["ci_high"] - d["mean_diff"]]
-                ax.errorbar(d["mean_diff"], y, xerr=err, fmt="o", ms=3, lw=1, capsize=2,
-                            color=cmap(k / max(1, len(wrs) - 1) * 0.8), label=f"wr {wr * 100:g} %")
+                colour = cmap(k / max(1, len(wrs) - 1) * 0.8)
+                for called in (True, False):
+                    e = d[d["called"].astype(bool) == called] if "called" in d else d.iloc[0:0]
+                    if e.empty:
+                        continue
+                    y = [baselines.index(b) + (k - (len(wrs) - 1) / 2) * 0.25 for b in e["baseline"]]
+                    err = [e["mean_diff"] - e["ci_low"], e["ci_high"] - e["mean_diff"]]
+                    ax.errorbar(e["mean_diff"], y, xerr=err, fmt="o", ms=3.5, lw=1, capsize=2, color=colour,
+                                mfc=colour if called else "white", label=f"wr {wr * 100:g} %")
             ax.set_yticks(range(len(baselines)))
-            ax.set_yticklabels(baselines)
+            ns = {b: paired.loc[paired["baseline"] == b] for b in baselines}
+            ax.set_yticklabels([f"{b}\nn={int(ns[b]['n_pairs'].max())} ({int(ns[b]['n_bag_seeds'].max())} sims)"
+                                for b in baselines], fontsize=7)
             ax.invert_yaxis()
             ax.set_title(f"{mil}: Δ {metric}", fontsize=8)
     for ax in axes[-1]:
-        ax.set_xlabel("slam_ags − baseline")
+        ax.set_xlabel(f"{ours} − baseline")
     fig.tight_layout()
     if wrs:
-        axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        handles, labels = axes[0][-1].get_legend_handles_labels()
+        keep = dict(zip(labels, handles))
+        axes[0][-1].legend(keep.values(), keep.keys(), fontsize=6, frameon=False, loc="center left",
+                           bbox_to_anchor=(1.0, 0.5))
+    fig.text(0.0, -0.02, "95 % hierarchical bootstrap intervals (bag seeds, then MIL seeds); filled: called "
+             "(interval excludes 0, >= 3 bag seeds); open: not called", fontsize=6)
     return save(fig, stem)
 
 
@@ -248,8 +294,12 @@ def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem:
 
 def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
                  embeddings: Mapping[str, str], bags_path: str, dataset_json: str, out_dir: str,
-                 gallery_size: int = 16) -> list[str]:
-    """Draw every figure of the report into ``out_dir`` (one simulation for figures 3-6)."""
+                 gallery_size: int = 16, collapse_metrics: Sequence[str] = ()) -> list[str]:
+    """Draw every figure of the report into ``out_dir``.
+
+    Figures 3-6 show one simulation (``pretrain_metrics``, ...); the collapse figure draws every
+    ``metrics.parquet`` in ``collapse_metrics`` (all bag seeds of a witness rate), or ``pretrain_metrics``.
+    """
     from slamags.dataset import read_info
     from slamags.embeddings import read_embeddings
 
@@ -261,7 +311,8 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
     pm = {m: pd.read_parquet(p) for m, p in pretrain_metrics.items()}
     files += pretrain_loss(pm, str(out / "pretrain_loss"))
     files += gradient_conflict(pm, str(out / "gradient_conflict"))
-    files += collapse(pm, str(out / "collapse"))
+    files += collapse(pd.concat([pd.read_parquet(p) for p in collapse_metrics], ignore_index=True) if collapse_metrics
+                      else pm, str(out / "collapse"))
     bags = pd.read_parquet(bags_path)
     root = read_info(dataset_json)["root"]
     paths = dict(zip(bags["patch_id"], bags["path"]))

@@ -42,6 +42,7 @@ class MethodSpec:
     tasks: tuple[TaskSpec, ...] = ()
     combine: str = "single"        # single (one task) | sum | ags
     head: bool = False             # a linear head on the 512-d features (trained with the encoder)
+    paper: bool = False            # the paper's method: the one paired comparisons set against each baseline
 
     @property
     def trains(self) -> bool:
@@ -80,9 +81,10 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("slam", "similarity (negative bags) + NT-Xent (positive bags), task gradients summed",
                (SIMILARITY, NTXENT_POSITIVES), combine="sum"),
     MethodSpec("slam_ags", "the same two tasks combined by adaptive gradient surgery (the paper's method)",
-               (SIMILARITY, NTXENT_POSITIVES), combine="ags"),
+               (SIMILARITY, NTXENT_POSITIVES), combine="ags", paper=True),
 )}
 METHOD_ORDER = list(METHODS)
+PAPER_METHOD = next(m.name for m in METHODS.values() if m.paper)
 
 
 def spec(name: str) -> MethodSpec:

@@ -55,6 +55,12 @@ rule figures:
             seed=SEEDS[0],
             method=METHODS,
         ),
+        collapse=expand(
+            "results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
+            wr=LOW_WR,
+            seed=SEEDS,
+            method=METHODS,
+        ),
         bags=f"results/bags/wr{LOW_WR}/seed{SEEDS[0]}/bags.parquet",
         dataset="results/data/dataset.json",
     output:
