@@ -46,3 +46,29 @@ def test_collect_runs_joins_the_probe(tmp_path):
     probe.write_text(json.dumps({"wr": 0.05, "seed": 1, "method": "slam", "probe_auc_test_cells": 0.77}))
     runs = collect_runs([str(mfile)], [str(probe)])
     assert runs.loc[0, "probe_auc"] == 0.77 and "history" not in runs.columns
+
+
+def test_representation_endpoint_over_simulations(tmp_path):
+    from slamags.report import representation, representation_markdown
+
+    probes, metrics = [], []
+    auc = {"slam_ags": [0.70, 0.72, 0.74], "simclr": [0.80, 0.83, 0.83], "random": [0.69, 0.73, 0.73]}
+    for method, values in auc.items():
+        for seed, v in enumerate(values):
+            f = tmp_path / f"{method}{seed}.json"
+            f.write_text(json.dumps({"wr": 0.05, "seed": seed, "method": method, "probe_auc_test_cells": v}))
+            probes.append(str(f))
+            m = tmp_path / f"{method}{seed}.parquet"
+            pd.DataFrame({"epoch": [1, 2], "probe_auc_heldout": [0.5, v - 0.01], "wr": 0.05, "seed": seed,
+                          "method": method}).to_parquet(m)
+            metrics.append(str(m))
+    t = representation(probes, metrics).set_index("method")
+    assert list(t.index) == ["random", "simclr", "slam_ags"] and (t["n_bag_seeds"] == 3).all()
+    assert t.loc["simclr", "probe_auc_mean"] == pytest.approx(0.82)
+    assert t.loc["simclr", "probe_auc_heldout_mean"] == pytest.approx(0.81)      # the last epoch's value
+    half = 4.302653 * pd.Series(auc["simclr"]).std() / 3 ** 0.5                  # t(0.975, 2 df)
+    assert t.loc["simclr", "probe_auc_t_high"] == pytest.approx(0.82 + half)
+    assert t.loc["simclr", "probe_auc_diff"] == pytest.approx(-0.10)            # slam_ags - simclr, per seed
+    assert t.loc["simclr", "probe_auc_diff_called"] and not t.loc["random", "probe_auc_diff_called"]
+    md = representation_markdown(representation(probes, metrics))
+    assert "**-0.100 [-0.110, -0.090]**" in md and "| 5 % | simclr | 3 |" in md

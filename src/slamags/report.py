@@ -8,8 +8,13 @@ Tables (``results/tables/``):
   witness rates, cells = bag F1 and Top-K (count and recall) as mean +- std over
   bag seeds x MIL seeds, with ``n`` runs per cell, the best mean per column in bold,
   one table per MIL model;
-- ``paired.{csv,md}``: slam_ags minus each baseline, paired by bag seed and MIL seed,
-  with bootstrap intervals (:mod:`slamags.paired`).
+- ``paired.{csv,md}``: the paper's method minus each baseline, paired by bag seed and MIL
+  seed, with hierarchical bootstrap intervals (:mod:`slamags.paired`);
+- ``representation.{csv,md}``: the representation endpoint, one row per (witness rate,
+  method): the linear-probe AUC of abnormal vs normal test cells of the final encoder, and
+  the held-out learning curve's last value, each as a mean over bag simulations with a
+  Student-t 95 % interval, and the paired difference to the paper's method over simulations
+  (bootstrap interval, called by :func:`slamags.paired.is_called`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import pandas as pd
 
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import METHOD_ORDER
-from slamags.paired import paired_differences, paired_markdown
+from slamags.paired import hierarchical_bootstrap_ci, is_called, paired_differences, paired_markdown, t_interval
 
 log = logging.getLogger(__name__)
 METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
@@ -164,9 +169,89 @@ def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
     return summary
 
 
-def aggregate(metric_files: Sequence[str], probe_files: Sequence[str], out_dir: str, top_k: int) -> None:
+REPRESENTATION = (("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
+
+
+def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
+    """Per (wr, method): the representation endpoint over bag simulations (see the module docstring)."""
+    from slamags.methods import PAPER_METHOD
+
+    probes = pd.DataFrame([json.loads(Path(f).read_text()) for f in probe_files])
+    if probes.empty:
+        return pd.DataFrame()
+    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[["wr", "seed", "method", "probe_auc"]]
+    last = []
+    for f in pretrain_metric_files:
+        m = pd.read_parquet(f)
+        if "probe_auc_heldout" in m and len(m):
+            r = m.sort_values("epoch").iloc[-1]
+            last.append({"wr": float(r["wr"]), "seed": int(r["seed"]), "method": r["method"],
+                         "probe_auc_heldout": float(r["probe_auc_heldout"])})
+    if last:
+        per_sim = per_sim.merge(pd.DataFrame(last), on=["wr", "seed", "method"], how="left")
+    rows = []
+    for (wr, method), df in per_sim.groupby(["wr", "method"]):
+        row: dict[str, Any] = {"wr": float(wr), "method": method, "n_bag_seeds": int(df["seed"].nunique())}
+        for col, _ in REPRESENTATION:
+            if col not in df:
+                continue
+            v = df[col].astype(float).dropna().to_numpy()
+            lo, hi = t_interval(v)
+            row.update({f"{col}_mean": float(v.mean()) if len(v) else float("nan"), f"{col}_t_low": lo,
+                        f"{col}_t_high": hi})
+            ours = per_sim[(per_sim["wr"] == wr) & (per_sim["method"] == PAPER_METHOD)].set_index("seed")[col]
+            mine = df.set_index("seed")[col]
+            d = (ours - mine).dropna().to_numpy() if method != PAPER_METHOD else np.zeros(0)
+            dlo, dhi = hierarchical_bootstrap_ci([np.array([x]) for x in d])
+            row.update({f"{col}_diff": float(d.mean()) if len(d) else float("nan"), f"{col}_diff_low": dlo,
+                        f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, len(d))})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return (out.assign(_o=out["method"].map(order)).sort_values(["wr", "_o"], ascending=[False, True])
+            .drop(columns="_o").reset_index(drop=True))
+
+
+def representation_markdown(table: pd.DataFrame) -> str:
+    from slamags.methods import PAPER_METHOD
+
+    if table.empty:
+        return "No probe results.\n"
+    cols = [(c, name) for c, name in REPRESENTATION if f"{c}_mean" in table]
+    head = ["wr", "method", "n (bag seeds)"]
+    for _, name in cols:
+        head += [f"{name} [95 % t-interval]", f"{PAPER_METHOD} − method [95 % CI]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table.itertuples(index=False):
+        r = r._asdict()
+        cells = [f"{r['wr'] * 100:g} %", r["method"], str(r["n_bag_seeds"])]
+        for c, _ in cols:
+            m, lo, hi = r[f"{c}_mean"], r[f"{c}_t_low"], r[f"{c}_t_high"]
+            cells.append("n/a" if math.isnan(m) else f"{m:.3f}" + ("" if math.isnan(lo) else f" [{lo:.3f}, {hi:.3f}]"))
+            d, dlo, dhi = r[f"{c}_diff"], r[f"{c}_diff_low"], r[f"{c}_diff_high"]
+            if math.isnan(d):
+                cells.append("—")
+                continue
+            txt = f"{d:+.3f}" + ("" if math.isnan(dlo) else f" [{dlo:+.3f}, {dhi:+.3f}]")
+            cells.append(f"**{txt}**" if r[f"{c}_diff_called"] else txt)
+        lines.append("| " + " | ".join(cells) + " |")
+    note = ("\nThe representation endpoint, per bag simulation (its own encoders): probe AUC, test cells = 5-fold "
+            "cross-validated logistic regression on the frozen embeddings of the test bags' cells, abnormal vs "
+            "normal (true cell labels); held-out AUC = the same probe on the backbone features of cells outside "
+            "every train bag after the last pretraining epoch. Both are diagnostics, never used for training or "
+            "selection. Mean over bag seeds with a Student-t 95 % interval; the difference is paired by bag seed, "
+            f"with a percentile-bootstrap interval over seeds; bold: it excludes 0 and rests on at least 3 seeds.\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def aggregate(metric_files: Sequence[str], probe_files: Sequence[str], out_dir: str, top_k: int,
+              pretrain_metric_files: Sequence[str] = ()) -> None:
     runs = collect_runs(metric_files, probe_files)
     write_tables(runs, out_dir, top_k)
+    rep = representation(probe_files, pretrain_metric_files)
+    with atomic_path(Path(out_dir) / "representation.csv") as tmp:
+        rep.to_csv(tmp, index=False)
+    write_text(representation_markdown(rep), Path(out_dir) / "representation.md")
     log.info("report: %d runs aggregated into %s", len(runs), out_dir)
 
 

@@ -72,6 +72,8 @@ def final_outputs():
             "paper_table.tex",
             "paired.csv",
             "paired.md",
+            "representation.csv",
+            "representation.md",
             "data_quality.csv",
             "data_quality.md",
             "runtime.csv",

@@ -4,6 +4,9 @@ rule aggregate:
             "results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"
         ),
         probes=run_paths("results/embed/wr{wr}/seed{seed}/{method}/probe.json"),
+        pretrain=run_paths(
+            "results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet"
+        ),
     output:
         runs="results/tables/all_runs.parquet",
         csv="results/tables/paper_table.csv",
@@ -17,6 +20,12 @@ rule aggregate:
         paired_md=report(
             "results/tables/paired.md",
             caption="../report/paired.rst",
+            category="Table",
+        ),
+        representation_csv="results/tables/representation.csv",
+        representation_md=report(
+            "results/tables/representation.md",
+            caption="../report/representation.rst",
             category="Table",
         ),
     log:
