@@ -48,4 +48,5 @@ def test_a_bad_input_gives_one_line_and_exit_code_1(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip().splitlines()[-1] == ("error: config key pretrain.methods.0: 'nope' is not allowed; "
                                                  "choose one of random, simclr, weak, supcon_bag, similarity, slam, "
-                                                 "slam_ags")
+                                                 "slam_ags, slam_pcgrad, slam_upgrad, slam_mgda, slam_dualproj, "
+                                                 "slam_imtlg, slam_alignedmtl, slam_cagrad, slam_fairgrad")

@@ -58,5 +58,6 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
     assert r.returncode != 0
     lines = [l for l in r.stderr.splitlines() if "slam_agz" in l]
     assert lines == ["error: config key pretrain.methods.1: 'slam_agz' is not allowed; choose one of random, "
-                     "simclr, weak, supcon_bag, similarity, slam, slam_ags"], r.stderr
+                     "simclr, weak, supcon_bag, similarity, slam, slam_ags, slam_pcgrad, slam_upgrad, slam_mgda, "
+                     "slam_dualproj, slam_imtlg, slam_alignedmtl, slam_cagrad, slam_fairgrad"], r.stderr
     assert not (tmp_path / "results").exists()

@@ -90,6 +90,7 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
             raise SlamagsError(f"config key bags.witness_rates: {wr} x bag_size {bags['bag_size']} rounds to 0 "
                                f"positive cells per bag; raise bags.bag_size to at least {need}")
     _check_consistency(cfg)
+    _check_combiners(cfg)
     if ds["kind"] == "synthetic":
         counts = cfg["synthetic"]["counts"]
         for key in ("negative_classes", "positive_classes"):
@@ -139,6 +140,18 @@ def _check_consistency(cfg: Config) -> None:
     if m["top_k"] > b["bag_size"]:
         raise SlamagsError(f"config key mil.top_k: {m['top_k']} exceeds bags.bag_size {b['bag_size']} "
                            f"(it would retrieve every cell); set it to at most {b['bag_size']}")
+
+
+def _check_combiners(cfg: Config) -> None:
+    """A method whose combiner needs a package that is not installed: one line with what to install."""
+    from slamags.combiners import INSTALL_HINT, missing_packages
+    from slamags.methods import METHODS
+
+    for i, m in enumerate(cfg["pretrain"]["methods"]):
+        missing = missing_packages(METHODS[m].combine)
+        if missing:
+            raise SlamagsError(f"config key pretrain.methods.{i}: {m} needs {', '.join(missing)}, not installed; "
+                               f"install it with {INSTALL_HINT}, or leave {m} out")
 
 
 def cells_needed(cfg: Config) -> dict[str, int]:

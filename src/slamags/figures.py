@@ -3,8 +3,9 @@
 1. ``f1_vs_wr``: bag F1 vs witness rate (log x), a line per method, error bars;
 2. ``topk_vs_wr``: Top-K retrieval recall vs witness rate, same style;
 3. ``pretrain_loss``: each task's pretraining loss per epoch, a panel per method;
-4. ``gradient_conflict``: cosine(g1, g2) and the share of conflicting steps per
-   epoch for ``slam`` and ``slam_ags``;
+4. ``gradient_conflict``: cosine(g1, g2), the share of conflicting steps and each
+   task's weight in the combined step per epoch, for every method that combines
+   task gradients;
 5. ``gallery``: per method, the most attended cells of one positive test bag at the
    lowest witness rate, true abnormal cells framed in red;
 6. ``embedding_pca``: a 2-D PCA of test-cell embeddings per method, by cell class;
@@ -106,22 +107,35 @@ def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
 
 
 def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(6.4, 2.5))
+    """Per epoch, for every method that combines task gradients (from the method table): the cosine of the two
+    task gradients, the share of steps in conflict, and the weight the combined step gives each task gradient
+    (``w_<task>``, after any rescaling, in multiples of the task's own gradient)."""
+    from slamags.methods import METHODS
+
+    two = [m for m in _ordered(list(metrics)) if m in METHODS and METHODS[m].combine != "single"
+           and "cos_mean" in metrics[m]]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(9.6, 2.6))
     col = _colours(list(metrics))
-    for m in ("slam", "slam_ags"):
-        if m not in metrics or "cos_mean" not in metrics[m]:
-            continue
+    for m in two:
         df = metrics[m]
-        a1.plot(df["epoch"], df["cos_mean"], marker="o", ms=3, color=col[m], label=f"{m} mean")
-        a1.plot(df["epoch"], df["cos_min"], ls="--", color=col[m], label=f"{m} min")
+        a1.plot(df["epoch"], df["cos_mean"], marker="o", ms=3, color=col[m], label=m)
+        a1.plot(df["epoch"], df["cos_min"], ls="--", lw=0.8, color=col[m])
         a2.plot(df["epoch"], df["conflict_fraction"] * 100, marker="o", ms=3, color=col[m], label=m)
+        tasks = [c for c in df.columns if c.startswith("w_")]
+        for c, ls in zip(tasks, ("-", ":")):
+            a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m], label=f"{m} {c[2:]}")
     a1.axhline(0, color="grey", lw=0.6)
     a1.set_ylabel("cosine(g_similarity, g_NT-Xent)")
+    a1.set_title("mean (solid) and min (dashed) per epoch", fontsize=8)
     a2.set_ylabel("steps in conflict (%)")
     a2.set_ylim(-2, 102)
-    for a in (a1, a2):
+    a3.set_ylabel("weight of the task gradient")
+    a3.set_title("solid: similarity, dotted: NT-Xent", fontsize=8)
+    for a in (a1, a2, a3):
         a.set_xlabel("epoch")
-        a.legend(fontsize=6, frameon=False)
+        a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    a2.legend(fontsize=6, frameon=False)
+    fig.tight_layout()
     return save(fig, stem)
 
 

@@ -7,7 +7,8 @@ centre crop; ``simclr``: the authors' SimCLR transform), sends them through the
 encoder in one forward pass and applies one loss (by name, from
 :data:`slamags.losses.LOSSES`). A method with several tasks takes one gradient per
 task and combines them (``sum``, or ``ags``: adaptive gradient surgery, from
-:data:`slamags.surgery.COMBINERS`).
+:data:`slamags.surgery.COMBINERS`; or one of TorchJD's Gramian weightings,
+:data:`slamags.combiners.GRAMIAN`, each as a method ``slam_<combiner>``).
 
 Everything else derives from this table: the trainer (which holds no method
 name), the order of methods in the report, the allowed values of
@@ -20,6 +21,8 @@ checked without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from slamags.combiners import GRAMIAN
 
 GROUPS = ("neg", "pos", "all")
 VIEWS = ("centre", "simclr")
@@ -40,7 +43,7 @@ class MethodSpec:
     name: str
     description: str
     tasks: tuple[TaskSpec, ...] = ()
-    combine: str = "single"        # single (one task) | sum | ags
+    combine: str = "single"        # single (one task) | sum | ags | a TorchJD weighting (slamags.combiners)
     head: bool = False             # a linear head on the 512-d features (trained with the encoder)
     paper: bool = False            # the paper's method: the one paired comparisons set against each baseline
 
@@ -83,6 +86,10 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("slam_ags", "the same two tasks combined by adaptive gradient surgery (the paper's method)",
                (SIMILARITY, NTXENT_POSITIVES), combine="ags", paper=True),
 )}
+# the same two tasks combined by each Gramian weighting of the multi-task literature (through TorchJD)
+METHODS.update({f"slam_{c.name}": MethodSpec(f"slam_{c.name}", f"similarity + NT-Xent combined by {c.what} ({c.reference})",
+                                             (SIMILARITY, NTXENT_POSITIVES), combine=c.name)
+                for c in GRAMIAN.values()})
 METHOD_ORDER = list(METHODS)
 PAPER_METHOD = next(m.name for m in METHODS.values() if m.paper)
 

@@ -12,7 +12,7 @@ them through the encoder in one forward pass, so each task gradient
 back-propagates through its own sub-graph only (one forward over several tasks
 would couple them through batch norm and double the backward cost). A single
 task is back-propagated directly; several tasks give one gradient each
-(``autograd.grad``), combined by the method's combiner (:mod:`slamags.surgery`).
+(``autograd.grad``), combined by the method's combiner (:mod:`slamags.surgery`, :mod:`slamags.combiners`).
 
 At the end of every epoch the collapse monitor (:mod:`slamags.collapse`) embeds
 a fixed probe set of train patches and adds its numbers to the epoch's row, and,
@@ -54,7 +54,8 @@ from slamags.io import atomic_path, write_parquet
 from slamags.losses import LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
 from slamags.model import FEATURE_DIM, Encoder, save_encoder
-from slamags.surgery import COMBINERS, SurgeryStats
+from slamags.combiners import get_combiner
+from slamags.surgery import SurgeryStats
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class Trainer:
                 gs = (torch.autograd.grad(loss, self.params, allow_unused=True) if loss is not None
                       else [None] * len(self.params))
                 task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
-            combined, stats = COMBINERS[self.spec.combine](task_grads, self.gen_surgery, inplace=True)
+            combined, stats = get_combiner(self.spec.combine)(task_grads, self.gen_surgery, inplace=True)
             for p, g in zip(self.params, combined):
                 p.grad = g
         self.opt.step()
@@ -275,14 +276,15 @@ class Trainer:
             self.model.train()
             t0 = time.perf_counter()
             sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
-            tele = torch.zeros(4, device=self.device, dtype=torch.float64)
+            tele = torch.zeros(4 + len(names), device=self.device, dtype=torch.float64)
             cos_min = torch.full((), 2.0, device=self.device, dtype=torch.float64)
             n_img = steps = 0
             for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
                 losses, st, views = self.step(idx_pos, idx_neg)
                 sums += torch.stack([l.double() for l in losses])
                 if st is not None:
-                    tele += torch.stack([st.cosine, st.conflict, st.norm_sum, st.norm_projected]).double()
+                    tele += torch.cat([torch.stack([st.cosine, st.conflict, st.norm_sum, st.norm_projected]).double(),
+                                       st.weights.double()])
                     cos_min = torch.minimum(cos_min, st.cosine.double())
                 n_img += views
                 steps += 1
@@ -300,13 +302,15 @@ class Trainer:
                 t = (tele / max(steps, 1)).tolist()
                 row.update(cos_mean=t[0], cos_min=float(cos_min), conflict_fraction=t[1],
                            grad_norm_sum=t[2], grad_norm_projected=t[3])
+                row.update({f"w_{name}": v for name, v in zip(names, t[4:])})
             row.update(self.monitor())
             self.rows.append(row)
             self.save_checkpoint(epoch)
             extra = ""
             if "cos_mean" in row:
                 extra = (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f}"
-                         f" conflict {row['conflict_fraction']:.0%}")
+                         f" conflict {row['conflict_fraction']:.0%} weights "
+                         + " ".join(f"{n}={row[f'w_{n}']:.2f}" for n in names))
             if HELDOUT_COLUMN in row:
                 extra += f" held-out probe AUC {row[HELDOUT_COLUMN]:.3f}"
             log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s | neg cos %.3f pos cos %.3f "

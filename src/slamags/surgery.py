@@ -39,7 +39,8 @@ class SurgeryStats:
     cosine: torch.Tensor          # cosine(g_1, g_2) of the first two tasks
     conflict: torch.Tensor        # 1.0 where g_1 . g_2 < 0
     norm_sum: torch.Tensor        # |sum_i g_i|, the norm the result is rescaled to
-    norm_projected: torch.Tensor  # |g_pc| before rescaling
+    norm_projected: torch.Tensor  # |g_pc| before rescaling (|sum_k w_k g_k| for a weighting)
+    weights: torch.Tensor | None = None  # (T,) the step's weight of each task gradient, after any rescaling
 
 
 CHUNK = 4096
@@ -155,6 +156,7 @@ def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generato
     w = pcgrad_coefficients(g, order).sum(0)
     stats = _stats(g, w)
     coef = w * (stats.norm_sum / (stats.norm_projected + EPS))
+    stats.weights = coef
     return _combine(task_grads, coef, inplace), stats
 
 
@@ -163,8 +165,10 @@ def plain_sum(task_grads: list[Grads], generator: torch.Generator | None = None,
     """The ablation without surgery (``slam``): ``g = sum_i g_i``, with the same telemetry (``generator`` unused)."""
     g = gram(task_grads)
     ones = torch.ones(g.shape[0], dtype=g.dtype, device=g.device)
-    return _combine(task_grads, ones, inplace), _stats(g, ones)
+    stats = _stats(g, ones)
+    stats.weights = ones
+    return _combine(task_grads, ones, inplace), stats
 
 
-# how a method's task gradients are combined (``MethodSpec.combine``), by name
+# our own combiners by name; every combiner, TorchJD's included: slamags.combiners.COMBINERS
 COMBINERS = {"sum": plain_sum, "ags": adaptive_gradient_surgery}
