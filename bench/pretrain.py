@@ -12,6 +12,11 @@
 Throughput is views (images through the network) per second, after warm-up steps.
 
     python bench/pretrain.py --size 64 --batch 64 --steps 6 --out bench/results/pretrain-cpu.json
+
+With ``--method`` (repeatable) it times the steps of those methods instead, interleaved on the same
+batches, e.g. every combiner against ``slam_ags``:
+
+    python bench/pretrain.py --size 64 --batch 64 --steps 4 --rounds 5 --method slam_ags --method slam_upgrad
 """
 
 from __future__ import annotations
@@ -139,6 +144,44 @@ def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float
     return n_views / (time.perf_counter() - t0)
 
 
+def bench_methods(root, paths, labels, size, batch, steps, warmup, device, methods, rounds) -> dict:
+    """Step time of each method on the same batches, interleaved round by round (median of the rounds).
+
+    Interleaving puts every method under the same machine load; the ratio to ``slam_ags`` is what the
+    combiners' cost is judged by."""
+    images = load_images(root, paths, size, device=device)
+    trainers, batches = {}, None
+    for m in methods:
+        s = TrainSettings(method=m, epochs=1, warmup_epochs=0, batch_size=batch, lr=1e-3, momentum=0.9,
+                          weight_decay=1e-4, temperature=0.07, crop_fraction=224 / 250, seed=0, probe_size=2,
+                          threads=torch.get_num_threads())
+        tr = Trainer(s, images, np.asarray(labels), device)
+        tr.model.train()
+        if batches is None:
+            gen = torch.Generator().manual_seed(0)
+            batches = []
+            while len(batches) < steps + warmup:
+                batches += tr.sampler.epoch(gen)
+        for p, n in batches[:warmup]:
+            tr.step(p, n)
+        trainers[m] = tr
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for _ in range(rounds):
+        for m, tr in trainers.items():
+            sync(device)
+            t0 = time.perf_counter()
+            for p, n in batches[warmup:warmup + steps]:
+                tr.step(p, n)
+            sync(device)
+            times[m].append((time.perf_counter() - t0) / steps)
+    out = {m: {"ms_per_step": round(1000 * float(np.median(t)), 2), "ms_per_step_rounds": [round(1000 * x, 2) for x in t]}
+           for m, t in times.items()}
+    if "slam_ags" in out:
+        for m in out:
+            out[m]["vs_slam_ags"] = round(out[m]["ms_per_step"] / out["slam_ags"]["ms_per_step"], 3)
+    return out
+
+
 def bench_ceiling(crop, batch, steps, warmup, device) -> float:
     torch.manual_seed(0)
     from torchvision.models import resnet18
@@ -172,8 +215,19 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--cells", type=int, default=0, help="cells in the tree (default: enough for all steps)")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers of the baseline")
+    ap.add_argument("--method", action="append", default=[], metavar="NAME",
+                    help="time these methods' steps side by side instead (repeatable; e.g. slam_ags slam_upgrad)")
+    ap.add_argument("--rounds", type=int, default=5, help="--method: interleaved rounds (median reported)")
     a = ap.parse_args()
     device = setup(a)
+    if a.method:
+        n = a.cells or a.batch * (a.steps + a.warmup)
+        root, paths, labels = cell_tree(n, a.size, a.workdir)
+        res = bench_methods(root, paths, labels, a.size, a.batch, a.steps, a.warmup, device, a.method, a.rounds)
+        write({"benchmark": "pretrain step per method", "device": device_name(device), "torch": str(torch.__version__),
+               "image_size": a.size, "crop": crop_size(a.size, 224 / 250), "batch": a.batch, "steps": a.steps,
+               "rounds": a.rounds, "methods": res}, a.out)
+        return
     workers = a.workers if a.workers is not None else min(8, torch.get_num_threads())
     n = a.cells or a.batch * (a.steps + a.warmup)
     root, paths, labels = cell_tree(n, a.size, a.workdir)
