@@ -32,9 +32,11 @@ def test_the_schema_and_the_report_take_their_methods_from_the_table():
         cfgmod.validate(load_config(pretrain={"methods": ["slamags"]}), check_paths=False)
 
 
-def test_pretrain_module_names_no_method():
-    """The trainer reads specs: no method name appears as a string in pretrain.py's code."""
-    tree = ast.parse((REPO / "src/slamags/pretrain.py").read_text())
+@pytest.mark.parametrize("module", ["pretrain", "paired", "figures", "report"])
+def test_modules_name_no_method(module):
+    """The trainer reads specs, and which method is the paper's comes from the method table (``paper=True``):
+    no method name appears as a string in these modules' code."""
+    tree = ast.parse((REPO / f"src/slamags/{module}.py").read_text())
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     docstrings = {n.body[0].value.value for n in ast.walk(tree)
                   if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body

@@ -35,7 +35,7 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from slamags.io import atomic_path  # noqa: E402
-from slamags.methods import METHOD_ORDER  # noqa: E402
+from slamags.methods import METHOD_ORDER, PAPER_METHOD  # noqa: E402
 from slamags.report import summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,22 @@ plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.righ
 def _colours(methods: Sequence[str]) -> dict[str, tuple]:
     cmap = plt.get_cmap("tab10")
     return {m: cmap(METHOD_ORDER.index(m) % 10 if m in METHOD_ORDER else i % 10) for i, m in enumerate(methods)}
+
+
+def _style(m: str, methods: Sequence[str]) -> dict:
+    """The paper's method drawn thick and solid; the others thinner, each in its own dash pattern, so that
+    methods with equal values stay visible on top of each other."""
+    if m == PAPER_METHOD:
+        return {"lw": 2.4, "ls": "-"}
+    others = [x for x in _ordered(methods) if x != PAPER_METHOD]
+    return {"lw": 1.3, "ls": ("-", "--", ":", "-.")[others.index(m) % 4] if m in others else "-"}
+
+
+def _untrained(m: str) -> bool:
+    """A method of the table that trains nothing (the random initialisation: every method's starting point)."""
+    from slamags.methods import METHODS
+
+    return m in METHODS and not METHODS[m].trains
 
 
 def _ordered(methods: Sequence[str]) -> list[str]:
@@ -76,7 +92,7 @@ def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> lis
             if d.empty:
                 continue
             ax.errorbar(d["wr"] * 100, d[f"{metric}_mean"], yerr=d[f"{metric}_std"], label=m, color=col[m],
-                        marker="o", ms=3, lw=1.2 if m != "slam_ags" else 2.2, capsize=2)
+                        marker="o", ms=3, lw=2.2 if m == PAPER_METHOD else 1.2, capsize=2)
         ax.set_xscale("log")
         ticks = sorted(summary["wr"].unique() * 100)
         ax.set_xticks(ticks)
@@ -92,7 +108,7 @@ def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> lis
 
 def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
     """``metrics``: method -> its metrics.parquet table (one simulation)."""
-    methods = [m for m in _ordered(list(metrics)) if m != "random"]
+    methods = [m for m in _ordered(list(metrics)) if not _untrained(m)]
     n = max(1, len(methods))
     fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.4), squeeze=False)
     for ax, m in zip(axes[0], methods):
@@ -116,12 +132,14 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
            and "cos_mean" in metrics[m]]
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(9.6, 2.6))
     col = _colours(list(metrics))
+    task_names: list[str] = []
     for m in two:
         df = metrics[m]
         a1.plot(df["epoch"], df["cos_mean"], marker="o", ms=3, color=col[m], label=m)
         a1.plot(df["epoch"], df["cos_min"], ls="--", lw=0.8, color=col[m])
         a2.plot(df["epoch"], df["conflict_fraction"] * 100, marker="o", ms=3, color=col[m], label=m)
         tasks = [c for c in df.columns if c.startswith("w_")]
+        task_names = [c[2:] for c in tasks]
         for c, ls in zip(tasks, ("-", ":")):
             a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m], label=f"{m} {c[2:]}")
     a1.axhline(0, color="grey", lw=0.6)
@@ -130,7 +148,7 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
     a2.set_ylabel("steps in conflict (%)")
     a2.set_ylim(-2, 102)
     a3.set_ylabel("weight of the task gradient")
-    a3.set_title("solid: similarity, dotted: NT-Xent", fontsize=8)
+    a3.set_title(", ".join(f"{ls}: {t}" for ls, t in zip(("solid", "dotted"), task_names)), fontsize=8)
     for a in (a1, a2, a3):
         a.set_xlabel("epoch")
         a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -165,22 +183,20 @@ def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str) -> l
     col = _colours(methods)
     panels = [p for p in COLLAPSE_PANELS if p[0] in df and df[p[0]].notna().any()]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels) + 1.2, 2.6), squeeze=False)
-    start = df[df["method"] == "random"]
+    start = df[df["method"].map(_untrained)]
     n_sims = df["seed"].nunique()
-    styles = {"slam_ags": dict(lw=2.4, ls="-"), "slam": dict(lw=1.4, ls="--"), "similarity": dict(lw=1.2, ls=":")}
     for ax, (c, ylabel, title) in zip(axes[0], panels):
         for m in methods:
             d = df[df["method"] == m]
-            if m == "random":
+            if _untrained(m):
                 v = d.groupby("seed")[c].first()
-                ax.axhline(float(v.mean()), color=col[m], lw=0.9, ls=":", label=f"random (start, epoch 0)")
+                ax.axhline(float(v.mean()), color=col[m], lw=0.9, ls=":", label=f"{m} (start, epoch 0)")
                 continue
             if len(start):
                 d = pd.concat([start.assign(method=m), d], ignore_index=True)
             g = d.groupby("epoch")[c]
             mean, lo, hi = g.mean(), g.min(), g.max()
-            st = styles.get(m, dict(lw=1.2, ls="-"))
-            ax.plot(mean.index, mean.values, marker="o", ms=2.5, color=col[m], label=m, **st)
+            ax.plot(mean.index, mean.values, marker="o", ms=2.5, color=col[m], label=m, **_style(m, methods))
             if n_sims > 1:
                 ax.fill_between(mean.index, lo.values, hi.values, color=col[m], alpha=0.12, lw=0)
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

@@ -136,7 +136,9 @@ def paired_differences(runs: pd.DataFrame, ours: str | None = None, metrics: Seq
 def paired_markdown(paired: pd.DataFrame) -> str:
     """One Markdown table per MIL model: a row per (witness rate, baseline), a column group per metric."""
     if paired.empty:
-        return "No paired runs (slam_ags and at least one baseline are needed).\n"
+        from slamags.methods import PAPER_METHOD
+
+        return f"No paired runs ({PAPER_METHOD} and at least one baseline are needed).\n"
     parts = []
     metrics = list(dict.fromkeys(paired["metric"]))
     for mil, df in paired.groupby("mil"):
