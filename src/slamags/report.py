@@ -73,17 +73,38 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def best_methods(summary: pd.DataFrame) -> set[tuple[str, float, str, str]]:
-    """(mil, wr, metric, method) of the best mean per column; ties are all bold."""
-    best = set()
+def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None,
+                 n_boot: int = 2000) -> set[tuple[str, float, str, str]]:
+    """(mil, wr, metric, method) of the cells drawn bold: the best mean of a column, and only where that
+    method's paired difference to every other method of the column is *called* by the rule of
+    :mod:`slamags.paired` (hierarchical 95 % interval above 0, at least 3 bag seeds). Without ``runs``
+    (no pairs to judge by) nothing is bold. Ties are never bold."""
+    best: set[tuple[str, float, str, str]] = set()
+    if runs is None or runs.empty:
+        return best
     for (mil, wr), df in summary.groupby(["mil", "wr"]):
         for col, _ in METRICS:
             v = df[f"{col}_mean"]
-            if v.notna().any():
-                top = v.max()
-                for method in df.loc[np.isclose(v, top), "method"]:
-                    best.add((mil, wr, col, method))
+            if not v.notna().any():
+                continue
+            top = df.loc[np.isclose(v, v.max()), "method"].tolist()
+            if len(top) != 1:
+                continue
+            sub = runs[(runs["mil"] == mil) & (runs["wr"] == wr)]
+            p = paired_differences(sub, ours=top[0], metrics=[col], n_boot=n_boot)
+            others = set(df["method"]) - {top[0]}
+            if others and set(p.loc[p["called"] & (p["mean_diff"] > 0), "baseline"]) >= others:
+                best.add((mil, wr, col, top[0]))
     return best
+
+
+def _n_label(runs: pd.DataFrame | None, df: pd.DataFrame, method: str) -> str:
+    """'15 (5)': runs per cell (independent bag simulations they come from)."""
+    n = _n_runs(df, method)
+    if runs is None or runs.empty:
+        return n
+    seeds = sorted(set(runs.loc[runs["method"] == method].groupby(["mil", "wr"])["seed"].nunique()))
+    return f"{n} ({'/'.join(str(s) for s in seeds)})"
 
 
 def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], best: set,
@@ -114,26 +135,32 @@ def _methods_in(summary: pd.DataFrame) -> list[str]:
     return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
 
 
-def table_markdown(summary: pd.DataFrame, top_k: int) -> str:
-    best = best_methods(summary)
+def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None,
+                   note: str = "") -> str:
+    best = best_methods(summary, runs)
     parts = []
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        head = ["method", "n"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+        head = ["method", "n (bag seeds)"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
                                   for _, name in METRICS]
         lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in _methods_in(df):
-            cells = [method, _n_runs(df, method)] + _row_cells(df, mil, method, wrs, best, "±", lambda t: f"**{t}**")
+            cells = [method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
+                                                                      lambda t: f"**{t}**")
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
-    note = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell. Top-{top_k}: mean number of true abnormal cells among the "
-            f"{top_k} most attended cells of each positive test bag; Top-{top_k} recall divides it by "
-            f"min({top_k}, abnormal cells in the bag). Bold: best mean per column.\n")
-    return "\n\n".join(parts) + "\n" + note
+    text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
+            f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
+            f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
+            f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag). Bold: the best "
+            "mean of a column, only where its paired difference to every other method is called (hierarchical "
+            "95 % bootstrap interval above 0 over at least 3 bag seeds, as in paired.md); otherwise no cell is "
+            "bold." + (f" {note}" if note else "") + "\n")
+    return "\n\n".join(parts) + "\n" + text
 
 
-def table_latex(summary: pd.DataFrame, top_k: int) -> str:
-    best = best_methods(summary)
+def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None) -> str:
+    best = best_methods(summary, runs)
     out = ["% requires \\usepackage{booktabs}"]
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
@@ -156,12 +183,15 @@ def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
     out = Path(out_dir)
     write_parquet(runs, out / "all_runs.parquet")
     summary = summarise(runs)
-    best = best_methods(summary)
-    csv = summary.assign(best_f1=[(r.mil, r.wr, "bag_f1", r.method) in best for r in summary.itertuples()])
+    best = best_methods(summary, runs)
+    csv = summary.assign(n_bag_seeds=[int(runs[(runs["mil"] == r.mil) & (runs["wr"] == r.wr)
+                                                & (runs["method"] == r.method)]["seed"].nunique())
+                                      for r in summary.itertuples()],
+                         best_f1=[(r.mil, r.wr, "bag_f1", r.method) in best for r in summary.itertuples()])
     with atomic_path(out / "paper_table.csv") as tmp:
         csv.to_csv(tmp, index=False)
-    write_text(table_markdown(summary, top_k), out / "paper_table.md")
-    write_text(table_latex(summary, top_k), out / "paper_table.tex")
+    write_text(table_markdown(summary, top_k, runs), out / "paper_table.md")
+    write_text(table_latex(summary, top_k, runs), out / "paper_table.tex")
     paired = paired_differences(runs)
     with atomic_path(out / "paired.csv") as tmp:
         paired.to_csv(tmp, index=False)
