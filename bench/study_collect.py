@@ -1,0 +1,81 @@
+"""Copy a finished study run's small outputs into the repository (``docs/study/`` by default).
+
+    python bench/study_collect.py RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
+
+Copies the tables (``paper_table``, ``paired``, ``representation``, ``runtime``, ``all_runs.parquet``), every
+figure as PNG, the pretraining metrics of every encoder (one Parquet file), the probe results (CSV) and
+``endpoints.md`` (both endpoints with intervals over simulations, :mod:`study_summary`). ``bench/study.sh``
+calls it after a run; call it again after regenerating a run's report with newer code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import os
+import shutil
+import sys
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pandas as pd
+
+TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "representation.md", "representation.csv",
+          "runtime.md", "all_runs.parquet")
+
+
+def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in TABLES:
+        src = run / "results/tables" / name
+        if src.exists():
+            shutil.copy(src, dest / name)
+            copied.append(name)
+    for png in sorted(glob.glob(str(run / "results/figures/*.png"))):
+        shutil.copy(png, dest)
+        copied.append(os.path.basename(png))
+    metrics = sorted(glob.glob(str(run / "results/pretrain/*/*/*/metrics.parquet")))
+    if metrics:
+        pd.concat([pd.read_parquet(p) for p in metrics], ignore_index=True).to_parquet(
+            dest / "pretrain_metrics.parquet", index=False)
+        copied.append("pretrain_metrics.parquet")
+    probes = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(str(run / "results/embed/*/*/*/probe.json")))]
+    if probes:
+        pd.DataFrame(probes).to_csv(dest / "probe.csv", index=False)
+        copied.append("probe.csv")
+    if (dest / "all_runs.parquet").exists():
+        sys.path.insert(0, str(Path(__file__).parent))
+        import study_summary
+
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            study_summary.main([str(dest / "all_runs.parquet"), "--bag-size", str(bag_size), "--top-k", str(top_k)])
+        (dest / "endpoints.md").write_text(buf.getvalue())
+        copied.append("endpoints.md")
+    return copied
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", help="the study's run folder (holds results/)")
+    ap.add_argument("dest", help="where to copy, e.g. docs/study")
+    ap.add_argument("--bag-size", type=int, required=True)
+    ap.add_argument("--top-k", type=int, required=True)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="add or replace a run.json field")
+    a = ap.parse_args()
+    copied = collect(Path(a.run), Path(a.dest), a.bag_size, a.top_k)
+    run_json = Path(a.dest) / "run.json"
+    if a.set and run_json.exists():
+        info = json.loads(run_json.read_text())
+        for kv in a.set:
+            k, _, v = kv.partition("=")
+            info[k] = v
+        run_json.write_text(json.dumps(info, indent=2) + "\n")
+    print(f"copied {len(copied)} files into {a.dest}")
+
+
+if __name__ == "__main__":
+    main()
