@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the low-witness-rate study from a clean copy of the repository and copy its small outputs
-# (tables, figures, run.json) into docs/study/ (or $DEST).
+# (tables, figures, endpoints, run.json: bench/study_collect.py) into docs/study/ (or $DEST).
 #
 #   DATA=/path/to/matek-bm-128 bash bench/study.sh                       # configs/study.yaml
 #   DATA=... DEST=docs/study-synthetic bash bench/study.sh --configfile configs/study-synthetic.yaml
@@ -52,13 +52,9 @@ run = {"command": f"snakemake --cores {cores} {args}", "seconds": round(float(en
                    "cells_per_class": {c: int(n) for c, n in ok["cell_class"].value_counts().sort_index().items()}},
        "bags": cfg["bags"], "pretrain": cfg["pretrain"], "mil": cfg["mil"], "embed": cfg["embed"]}
 json.dump(run, open(os.path.join(dest, "run.json"), "w"), indent=2)
-for name in ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "runtime.md", "all_runs.parquet"):
-    shutil.copy(os.path.join("results/tables", name), dest)
-for png in glob.glob("results/figures/*.png"):
-    shutil.copy(png, dest)
-pd.concat([pd.read_parquet(p) for p in sorted(glob.glob("results/pretrain/*/*/*/metrics.parquet"))]).to_parquet(
-    os.path.join(dest, "pretrain_metrics.parquet"), index=False)
-rows = [json.load(open(p)) for p in sorted(glob.glob("results/embed/*/*/*/probe.json"))]
-pd.DataFrame(rows).to_csv(os.path.join(dest, "probe.csv"), index=False)
 print(json.dumps({k: run[k] for k in ("command", "seconds", "minutes", "jobs", "commit")}))
+with open("collect.args", "w") as f:
+    f.write(f"--bag-size {cfg['bags']['bag_size']} --top-k {cfg['mil']['top_k']}")
 PY
+# shellcheck disable=SC2046
+python3 "$repo/bench/study_collect.py" "$work" "$dest" $(cat collect.args)
