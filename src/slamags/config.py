@@ -62,6 +62,30 @@ def _one_line(err: jsonschema.ValidationError) -> str:
     return f"config key {key}: {err.message}"
 
 
+def _key_path(err: jsonschema.ValidationError) -> tuple[str, ...]:
+    """The config key an error is about (for an unknown key, that key itself)."""
+    path = tuple(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        s = err.schema if isinstance(err.schema, dict) else {}
+        extra = sorted(set(err.instance) - set(s.get("properties", {})))
+        if extra:
+            path += (str(extra[0]),)
+    return path
+
+
+def _sets(cfg: Any, path: tuple[str, ...]) -> bool:
+    """Whether one config file's own settings contain the key ``path`` (list indices included)."""
+    node = cfg
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
 def expected_image_size(cfg: Config) -> int | None:
     ds = cfg["dataset"]
     if ds.get("image_size"):
@@ -77,7 +101,9 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
     validator = _Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
-        raise SlamagsError(_one_line(errors[0]))
+        err = SlamagsError(_one_line(errors[0]))
+        err.key_path = _key_path(errors[0])  # type: ignore[attr-defined]
+        raise err
     _fill_defaults(cfg, sch)
     ds, bags = cfg["dataset"], cfg["bags"]
     both = set(ds["negative_classes"]) & set(ds["positive_classes"])
@@ -189,6 +215,25 @@ def check_capacity(cfg: Config) -> None:
                 "lower bags.bag_size/n_train/n_test or use more data")
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is written twice (first on line {seen[key] + 1})",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def read_yaml(path: str | Path) -> Config:
     """Parse one config file; a YAML mistake gives one line with the file, line and column."""
     try:
@@ -196,7 +241,7 @@ def read_yaml(path: str | Path) -> Config:
     except OSError as e:
         raise SlamagsError(f"config file {path} cannot be read ({e.strerror or type(e).__name__})") from e
     try:
-        cfg = yaml.safe_load(text)
+        cfg = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
@@ -225,9 +270,18 @@ def merge(base: Config, over: Config) -> Config:
 def load(paths: Sequence[str | Path], check_paths: bool = True) -> Config:
     """Read config files in order (later ones override earlier ones), then validate."""
     cfg: Config = {}
+    raw = []
     for p in paths:
-        merge(cfg, read_yaml(p))
-    return validate(cfg, check_paths=check_paths)
+        raw.append((p, read_yaml(p)))
+        merge(cfg, copy.deepcopy(raw[-1][1]))
+    try:
+        return validate(cfg, check_paths=check_paths)
+    except SlamagsError as e:
+        path = getattr(e, "key_path", ())
+        where = [str(p) for p, own in raw if path and _sets(own, path)]
+        if len(paths) > 1 and where:
+            raise SlamagsError(f"{e} (set in {where[-1]})") from e
+        raise
 
 
 def wr_tag(wr: float) -> str:

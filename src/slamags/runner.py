@@ -72,5 +72,10 @@ def guarded(fn: Callable[..., Any], **kwargs: Any) -> Any:
     try:
         return fn(**kwargs)
     except SlamagsError as e:
-        logging.getLogger("slamags").error("%s", e)
+        # the log file (if any) gets the error; stderr gets it once, as the exit message
+        log = logging.getLogger("slamags")
+        record = log.makeRecord(log.name, logging.ERROR, __file__, 0, "%s", (e,), None)
+        for h in logging.getLogger().handlers + log.handlers:
+            if isinstance(h, logging.FileHandler):
+                h.handle(record)
         sys.exit(f"error: {e}")
