@@ -50,20 +50,32 @@ def prepare(dataset: dict[str, Any], synthetic: dict[str, Any], out_json: str, s
             shutil.rmtree(tmp, ignore_errors=True)
     else:
         root = materialise(ds["root"], ds.get("archive"), ds.get("sha256"), downloads)
-    info = {"kind": ds["kind"], "root": str(Path(root).resolve()), "image_size": expected_image_size({"dataset": dataset, "synthetic": synthetic}),
+    info = {"kind": ds["kind"], "root": _portable(Path(root), Path(out_json)), "image_size": expected_image_size({"dataset": dataset, "synthetic": synthetic}),
             "resize": ds["resize"], "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"]}
     write_json(info, out_json)
     log.info("dataset: %s ready at %s in %.1f s", ds["kind"], info["root"], time.time() - t0)
     return info
 
 
+def _portable(root: Path, out_json: Path) -> str:
+    """``root`` as ``dataset.json`` stores it: relative to the json's folder when the root lies inside the
+    working folder (a copied or moved run folder then finds its own cells), else absolute."""
+    root_abs = Path(os.path.abspath(root))      # symlinks kept: a run folder's data/ link moves with it
+    if root_abs.is_relative_to(Path.cwd()):
+        return os.path.relpath(root_abs, Path(os.path.abspath(out_json)).parent)
+    return str(root_abs)
+
+
 def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``dataset.json`` written by :func:`prepare`."""
+    """The ``dataset.json`` written by :func:`prepare`; a relative ``root`` is resolved against its folder."""
     try:
-        return json.loads(Path(path).read_text())
+        info = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise SlamagsError(f"dataset description {path} is unreadable ({type(e).__name__}); "
                            f"rebuild it: run your snakemake command with --force {path}") from e
+    if info.get("root") and not os.path.isabs(info["root"]):
+        info["root"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), info["root"]))
+    return info
 
 
 DEFAULT_DECODE_SIZE = 224
