@@ -18,27 +18,62 @@ def run(*args, cwd):
     return r
 
 
-def test_stages_from_the_command_line(tmp_path):
+def test_synth_and_index_from_the_command_line(tmp_path):
     run("synth", "--out", "cells", "--size", "32", "--count", "LYT=120", "--count", "BLA=12", "--workers", "2",
         cwd=tmp_path)
     run("index", "--root", "cells", "--out", "patches.parquet", "--image-size", "32", cwd=tmp_path)
     idx = pd.read_parquet(tmp_path / "patches.parquet")
     assert len(idx) == 132 and (idx["status"] == "ok").all()
-    cfg = load_config("tiny.yaml", bags={"bag_size": 10, "n_train": 2, "n_test": 1},
-                      pretrain={"epochs": 1, "batch_size": 16}, mil={"epochs": 2, "val_fraction": 0.5})
+
+
+def test_the_chain_in_help_runs_to_the_end_without_snakemake(tmp_path):
+    """dataset -> index -> bags -> pretrain -> embed -> mil (per method) -> aggregate -> figures."""
+    cfg = load_config("tiny.yaml", synthetic={"counts": {"LYT": 120, "BLA": 12}, "image_size": 32},
+                      bags={"bag_size": 10, "n_train": 2, "n_test": 1}, pretrain={"epochs": 1, "batch_size": 16},
+                      mil={"epochs": 2, "val_fraction": 0.5}, report={"gallery_size": 4})
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    (tmp_path / "dataset.json").write_text(json.dumps({"kind": "folder", "root": str(tmp_path / "cells"),
-                                                       "image_size": 32}))
-    run("bags", "--config", "c.yaml", "--index", "patches.parquet", "--wr", "0.2", "--seed", "0", "--out", "bags.parquet",
+    c = ("--config", "c.yaml")
+    run("dataset", *c, "--out", "run/dataset.json", "--workers", "2", cwd=tmp_path)
+    info = json.loads((tmp_path / "run/dataset.json").read_text())
+    assert info["kind"] == "synthetic" and info["root"] == "synthetic"
+    run("index", "--root", "run/synthetic", "--out", "run/patches.parquet", "--image-size", "32", cwd=tmp_path)
+    run("bags", *c, "--index", "run/patches.parquet", "--wr", "0.2", "--seed", "0", "--out", "run/bags.parquet",
         cwd=tmp_path)
-    r = run("pretrain", "--config", "c.yaml", "--bags", "bags.parquet", "--dataset", "dataset.json", "--method",
-            "slam_ags", "--encoder", "enc.pt", "--metrics", "m.parquet", cwd=tmp_path)
-    assert "pretrain slam_ags epoch 1/1" in r.stderr and "images/s" in r.stderr
-    run("embed", "--config", "c.yaml", "--encoder", "enc.pt", "--bags", "bags.parquet", "--dataset", "dataset.json",
-        "--out", "emb.parquet", "--probe", "probe.json", cwd=tmp_path)
-    run("mil", "--config", "c.yaml", "--bags", "bags.parquet", "--embeddings", "emb.parquet", "--model", "abmil",
-        "--out-metrics", "mil.json", "--out-attention", "att.parquet", cwd=tmp_path)
-    assert "bag_f1" in json.loads((tmp_path / "mil.json").read_text())
+    methods = ["random", "slam_ags"]
+    for m in methods:
+        r = run("pretrain", *c, "--bags", "run/bags.parquet", "--dataset", "run/dataset.json", "--method", m,
+                "--encoder", f"run/{m}/encoder.pt", "--metrics", f"run/{m}/metrics.parquet", cwd=tmp_path)
+        if m == "slam_ags":
+            assert "pretrain slam_ags epoch 1/1" in r.stderr and "images/s" in r.stderr
+        run("embed", *c, "--encoder", f"run/{m}/encoder.pt", "--bags", "run/bags.parquet", "--dataset",
+            "run/dataset.json", "--out", f"run/{m}/embeddings.parquet", "--probe", f"run/{m}/probe.json", "--wr", "0.2",
+            "--seed", "0", cwd=tmp_path)
+        run("mil", *c, "--bags", "run/bags.parquet", "--embeddings", f"run/{m}/embeddings.parquet", "--wr", "0.2",
+            "--seed", "0", "--method", m, "--model", "abmil", "--out-metrics", f"run/{m}/abmil.json", "--out-attention", f"run/{m}/abmil.parquet", cwd=tmp_path)
+        assert "bag_f1" in json.loads((tmp_path / f"run/{m}/abmil.json").read_text())
+    run("aggregate", *c, "--metrics", *[f"run/{m}/abmil.json" for m in methods],
+        "--probes", *[f"run/{m}/probe.json" for m in methods],
+        "--pretrain", *[f"run/{m}/metrics.parquet" for m in methods], "--out-dir", "run/tables", cwd=tmp_path)
+    table = pd.read_csv(tmp_path / "run/tables/paper_table.csv")
+    assert set(table["method"]) == set(methods)
+    assert (tmp_path / "run/tables/paired.md").read_text().count("slam_ags") >= 1
+    run("figures", *c, "--tables", "run/tables", "--bags", "run/bags.parquet", "--dataset", "run/dataset.json",
+        "--methods", *methods, "--pretrain", *[f"run/{m}/metrics.parquet" for m in methods],
+        "--attention", *[f"run/{m}/abmil.parquet" for m in methods],
+        "--embeddings", *[f"run/{m}/embeddings.parquet" for m in methods], "--out-dir", "run/figures", cwd=tmp_path)
+    pngs = sorted(p.name for p in (tmp_path / "run/figures").glob("*.png"))
+    assert pngs == sorted(f"{name}.png" for name in ("f1_vs_wr", "topk_vs_wr", "paired_delta", "pretrain_loss",
+                                                     "gradient_conflict", "collapse", "gallery", "embedding_pca"))
+
+
+def test_figures_refuses_files_that_do_not_match_the_methods(tmp_path):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(load_config("tiny.yaml")))
+    r = subprocess.run([*SLAMAGS, "figures", "--config", "c.yaml", "--tables", "t", "--bags", "b", "--dataset", "d",
+                        "--methods", "random", "slam_ags", "--pretrain", "a.parquet", "--attention", "x", "y",
+                        "--embeddings", "x", "y", "--out-dir", "f"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == ["error: --pretrain: 1 file(s) for 2 method(s) (random, slam_ags); "
+                                             "give one per method, in that order"]
 
 
 def test_a_bad_input_gives_one_line_and_exit_code_1(tmp_path):

@@ -1,17 +1,27 @@
 """``slamags``: every stage of the workflow as a command, usable without Snakemake.
 
-Examples::
+The whole chain, in the order the workflow runs it (pretrain, embed and mil once per method)::
 
-    slamags synth --out cells --size 64 --count LYT=500 --count BLA=50
-    slamags index --root cells --out patches.parquet --image-size 64
     slamags check-config config.yaml configs/tiny.yaml
-    slamags bags --config config.yaml --index patches.parquet --wr 0.1 --seed 0 --out bags.parquet
-    slamags pretrain --config config.yaml --bags bags.parquet --dataset dataset.json --method slam_ags \\
-        --encoder encoder.pt --metrics metrics.parquet --ckpt-dir .ckpt
-    slamags embed --config config.yaml --encoder encoder.pt --bags bags.parquet --dataset dataset.json \\
-        --out embeddings.parquet --probe probe.json
-    slamags mil --config config.yaml --bags bags.parquet --embeddings embeddings.parquet --model pamil \\
-        --out-metrics metrics.json --out-attention attention.parquet
+    slamags dataset --config config.yaml --out run/dataset.json          # generates or checks the cells
+    slamags index --root run/synthetic --out run/patches.parquet --image-size 32
+    slamags bags --config config.yaml --index run/patches.parquet --wr 0.1 --seed 0 --out run/bags.parquet
+    slamags pretrain --config config.yaml --bags run/bags.parquet --dataset run/dataset.json --method slam_ags \\
+        --encoder run/slam_ags/encoder.pt --metrics run/slam_ags/metrics.parquet --ckpt-dir run/slam_ags/ckpt
+    slamags embed --config config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
+        --dataset run/dataset.json --out run/slam_ags/embeddings.parquet --probe run/slam_ags/probe.json \\
+        --wr 0.1 --seed 0
+    slamags mil --config config.yaml --bags run/bags.parquet --embeddings run/slam_ags/embeddings.parquet \\
+        --wr 0.1 --seed 0 --method slam_ags --model pamil --out-metrics run/slam_ags/pamil.json \\
+        --out-attention run/slam_ags/pamil.parquet
+    slamags aggregate --config config.yaml --metrics run/*/pamil.json --probes run/*/probe.json \\
+        --pretrain run/*/metrics.parquet --out-dir run/tables
+    slamags figures --config config.yaml --tables run/tables --bags run/bags.parquet --dataset run/dataset.json \\
+        --methods random slam_ags --pretrain run/{random,slam_ags}/metrics.parquet \\
+        --attention run/{random,slam_ags}/pamil.parquet --embeddings run/{random,slam_ags}/embeddings.parquet \\
+        --out-dir run/figures
+
+``slamags synth`` writes generated cells on its own; ``slamags dataset`` does the same for a config.
 
 ``--config`` takes one or more files; later files override earlier ones, as
 Snakemake's ``--configfile`` does.
@@ -46,6 +56,16 @@ def _synth(a: argparse.Namespace) -> None:
             workers=a.workers)
 
 
+def _dataset(a: argparse.Namespace) -> None:
+    from slamags.dataset import prepare
+
+    cfg = _config(a)
+    here = os.path.dirname(a.out) or "."
+    guarded(prepare, dataset=cfg["dataset"], synthetic=cfg["synthetic"], out_json=a.out,
+            synthetic_root=a.synthetic_root or os.path.join(here, "synthetic"),
+            downloads=a.downloads or os.path.join(here, "downloads"), threads=a.workers)
+
+
 def _index(a: argparse.Namespace) -> None:
     from slamags.index import build_index
 
@@ -77,14 +97,46 @@ def _embed(a: argparse.Namespace) -> None:
 
     cfg = _config(a)
     guarded(run_embedding, embed=cfg["embed"], threads=cfg["pretrain"]["threads"], encoder_path=a.encoder, bags_path=a.bags, dataset_json=a.dataset,
-            out=a.out, out_probe=a.probe)
+            out=a.out, out_probe=a.probe, ids={"wr": a.wr, "seed": a.seed})
 
 
 def _mil(a: argparse.Namespace) -> None:
     from slamags.mil import run_mil
 
     guarded(run_mil, mil=_config(a)["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
-            runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)])
+            runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)],
+            ids={"wr": a.wr, "seed": a.seed, "method": a.method})
+
+
+def _aggregate(a: argparse.Namespace) -> None:
+    from slamags.report import aggregate
+
+    guarded(aggregate, metric_files=a.metrics, probe_files=a.probes, out_dir=a.out_dir,
+            top_k=_config(a)["mil"]["top_k"], pretrain_metric_files=a.pretrain)
+
+
+def _figures(a: argparse.Namespace) -> None:
+    from slamags.figures import make_figures
+
+    cfg = _config(a)
+
+    def per_method(option: str, files: list[str]) -> dict[str, str]:
+        if len(files) != len(a.methods):
+            raise SystemExit(f"error: --{option}: {len(files)} file(s) for {len(a.methods)} method(s) "
+                             f"({', '.join(a.methods)}); give one per method, in that order")
+        return dict(zip(a.methods, files))
+
+    guarded(make_figures, all_runs=os.path.join(a.tables, "all_runs.parquet"),
+            paired=os.path.join(a.tables, "paired.csv"), pretrain_metrics=per_method("pretrain", a.pretrain),
+            attention=per_method("attention", a.attention), embeddings=per_method("embeddings", a.embeddings),
+            bags_path=a.bags, dataset_json=a.dataset, out_dir=a.out_dir,
+            gallery_size=cfg["report"]["gallery_size"], collapse_metrics=a.collapse or [])
+
+
+def _method_names() -> list[str]:
+    from slamags.methods import METHODS
+
+    return list(METHODS)
 
 
 # name -> (help line, handler, options: (flags, argparse keywords))
@@ -92,31 +144,64 @@ Option = tuple[tuple[str, ...], dict[str, Any]]
 CONFIG: Option = (("--config",), {"nargs": "+", "required": True, "help": "config file(s), later ones override"})
 BAGS: Option = (("--bags",), {"required": True, "help": "bags.parquet of the bags stage"})
 DATASET: Option = (("--dataset",), {"required": True, "help": "dataset.json of the dataset stage"})
-WORKERS: Option = (("--workers",), {"type": int, "default": os.cpu_count() or 1})
+WORKERS: Option = (("--workers",), {"type": int, "default": os.cpu_count() or 1,
+                                    "help": "parallel processes (default: all CPUs)"})
+FILES = {"nargs": "+", "metavar": "FILE"}
+RUN_IDS: list[Option] = [  # written into probe.json / metrics.json, where slamags aggregate reads them
+    (("--wr",), {"type": float, "required": True, "help": "witness rate of --bags (as given to slamags bags)"}),
+    (("--seed",), {"type": int, "required": True, "help": "bag seed of --bags (as given to slamags bags)"})]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option]]] = {
     "synth": ("generate synthetic bone-marrow cells in the TCIA layout", _synth, [
-        (("--out",), {"required": True}), (("--size",), {"type": int, "default": 64}),
+        (("--out",), {"required": True, "help": "folder to write <CLASS>/... JPEGs into"}),
+        (("--size",), {"type": int, "default": 64, "help": "side of each cell image in px (default 64)"}),
         (("--seed",), {"type": int, "default": 0}),
-        (("--count",), {"action": "append", "default": [], "metavar": "CLASS=N"}), WORKERS]),
+        (("--count",), {"action": "append", "default": [], "metavar": "CLASS=N",
+                        "help": "cells of a class, repeatable (default LYT=100 BLA=10)"}), WORKERS]),
+    "dataset": ("the dataset stage: generate (synthetic) or check (folder, tcia) the cells; write dataset.json",
+                _dataset, [
+        CONFIG, (("--out",), {"required": True, "help": "the dataset.json to write"}),
+        (("--synthetic-root",), {"default": None, "help": "where generated cells go (default: beside --out)"}),
+        (("--downloads",), {"default": None, "help": "where a fetched archive goes (default: beside --out)"}),
+        WORKERS]),
     "index": ("decode and index a <root>/<CLASS>/** tree (status per file)", _index, [
-        (("--root",), {"required": True}), (("--out",), {"required": True}),
-        (("--image-size",), {"type": int, "default": None}), (("--cache",), {"default": None}), WORKERS]),
+        (("--root",), {"required": True, "help": "the cells' folder (dataset.json's root)"}),
+        (("--out",), {"required": True, "help": "patches.parquet to write"}),
+        (("--image-size",), {"type": int, "default": None, "help": "refuse images of another side (px)"}),
+        (("--cache",), {"default": None, "help": "an earlier index to reuse for unchanged files"}), WORKERS]),
     "check-config": ("check config files: YAML (file, line), schema and data, as the workflow will", _check_config, [
         (("files",), {"nargs": "+", "metavar": "FILE"})]),
     "bags": ("simulate the bags of one witness rate and seed", _bags, [
         CONFIG, (("--index",), {"required": True}), (("--wr",), {"type": float, "required": True}),
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
     "pretrain": ("pretrain one encoder (one method) on the train bags", _pretrain, [
-        CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--method",), {"required": True}),
+        CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}),
+        (("--method",), {"required": True, "choices": _method_names(), "metavar": "METHOD",
+                         "help": "one of: " + ", ".join(_method_names())}),
         (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
         (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"})]),
     "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
-        (("--probe",), {"required": True})]),
+        (("--probe",), {"required": True}), *RUN_IDS]),
     "mil": ("train and evaluate one MIL model on one embedding", _mil, [
-        CONFIG, BAGS, (("--embeddings",), {"required": True}), (("--model",), {"required": True}),
-        (("--mil-seed",), {"type": int, "default": 0}), (("--out-metrics",), {"required": True}),
-        (("--out-attention",), {"required": True})]),
+        CONFIG, BAGS, (("--embeddings",), {"required": True}), *RUN_IDS,
+        (("--method",), {"required": True, "help": "the method of the encoder behind --embeddings"}),
+        (("--model",), {"required": True, "choices": ["pamil", "abmil"], "help": "pamil or abmil"}),
+        (("--mil-seed",), {"type": int, "default": 0, "help": "seed of the MIL model's initialisation and batches"}),
+        (("--out-metrics",), {"required": True}), (("--out-attention",), {"required": True})]),
+    "aggregate": ("the tables: paper_table, paired, representation (all_runs.parquet for the figures)", _aggregate, [
+        CONFIG, (("--metrics",), {**FILES, "required": True, "help": "metrics.json of every mil run"}),
+        (("--probes",), {**FILES, "required": True, "help": "probe.json of every embedding"}),
+        (("--pretrain",), {**FILES, "default": [], "help": "metrics.parquet of every pretraining (learning curve)"}),
+        (("--out-dir",), {"required": True})]),
+    "figures": ("the figures of the report, from the tables and one simulation's runs", _figures, [
+        CONFIG, (("--tables",), {"required": True, "help": "--out-dir of slamags aggregate"}), BAGS, DATASET,
+        (("--methods",), {"nargs": "+", "required": True, "metavar": "METHOD",
+                          "help": "the methods of the per-method files below, in their order"}),
+        (("--pretrain",), {**FILES, "required": True, "help": "metrics.parquet, one per method"}),
+        (("--attention",), {**FILES, "required": True, "help": "attention.parquet of one MIL run, one per method"}),
+        (("--embeddings",), {**FILES, "required": True, "help": "embeddings.parquet, one per method"}),
+        (("--collapse",), {**FILES, "default": [], "help": "metrics.parquet of every bag seed (default: --pretrain)"}),
+        (("--out-dir",), {"required": True})]),
 }
 
 
