@@ -130,7 +130,7 @@ def _figures(a: argparse.Namespace) -> None:
             paired=os.path.join(a.tables, "paired.csv"), pretrain_metrics=per_method("pretrain", a.pretrain),
             attention=per_method("attention", a.attention), embeddings=per_method("embeddings", a.embeddings),
             bags_path=a.bags, dataset_json=a.dataset, out_dir=a.out_dir,
-            gallery_size=cfg["report"]["gallery_size"], collapse_metrics=a.collapse or [])
+            gallery_size=cfg["report"]["gallery_size"], collapse_metrics=a.collapse or [], gallery_context=a.context)
 
 
 def _method_names() -> list[str]:
@@ -201,6 +201,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--attention",), {**FILES, "required": True, "help": "attention.parquet of one MIL run, one per method"}),
         (("--embeddings",), {**FILES, "required": True, "help": "embeddings.parquet, one per method"}),
         (("--collapse",), {**FILES, "default": [], "help": "metrics.parquet of every bag seed (default: --pretrain)"}),
+        (("--context",), {"default": "", "help": "the run --attention comes from, for the gallery's title "
+                                                 "(e.g. 'pamil, wr 5 %%, bag seed 0')"}),
         (("--out-dir",), {"required": True})]),
 }
 

@@ -80,49 +80,71 @@ def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[str]:
     return out
 
 
-def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> list[str]:
+def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str) -> plt.Figure:
+    """Mean of ``metric`` per witness rate (evenly spaced, highest first), a line per method, a panel per MIL
+    model; bars: ± 1 SD over the runs (bag seeds x MIL seeds), clipped to the metric's range [0, 1]."""
     summary = summarise(runs)
     mils = sorted(summary["mil"].unique())
-    fig, axes = plt.subplots(1, len(mils), figsize=(3.4 * len(mils), 2.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(mils), figsize=(3.4 * len(mils) + 1.4, 2.9), squeeze=False, sharey=True)
     methods = _ordered(summary["method"])
     col = _colours(methods)
+    wrs = sorted(summary["wr"].unique(), reverse=True)
+    pos = {w: i for i, w in enumerate(wrs)}
     for ax, mil in zip(axes[0], mils):
-        for m in methods:
-            d = summary[(summary["mil"] == mil) & (summary["method"] == m)].sort_values("wr")
+        for k, m in enumerate(methods):
+            d = summary[(summary["mil"] == mil) & (summary["method"] == m)].sort_values("wr", ascending=False)
             if d.empty:
                 continue
-            ax.errorbar(d["wr"] * 100, d[f"{metric}_mean"], yerr=d[f"{metric}_std"], label=m, color=col[m],
-                        marker="o", ms=3, lw=2.2 if m == PAPER_METHOD else 1.2, capsize=2)
-        ax.set_xscale("log")
-        ticks = sorted(summary["wr"].unique() * 100)
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("witness rate (%)")
+            mean, sd = d[f"{metric}_mean"].to_numpy(float), d[f"{metric}_std"].fillna(0).to_numpy(float)
+            lo, hi = np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1)
+            x = np.array([pos[w] for w in d["wr"]]) + (k - (len(methods) - 1) / 2) * 0.06   # dodge
+            ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], color=col[m], marker="o", ms=3, capsize=2,
+                        label=f"{m} (n={int(d['n_runs'].min())})", **_style(m, methods))
+        ax.set_xticks(range(len(wrs)))
+        ax.set_xticklabels([f"{w * 100:g} %" for w in wrs])
+        ax.set_xlim(-0.5, len(wrs) - 0.5)
+        ax.set_xlabel("witness rate")
         ax.set_title(mil)
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(0, 1.02)
     axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return save(fig, stem)
+    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5),
+                       title="n: runs; bars ± 1 SD,\nclipped to [0, 1]", title_fontsize=6)
+    fig.tight_layout()
+    return fig
 
 
-def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
-    """``metrics``: method -> its metrics.parquet table (one simulation)."""
+def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> list[str]:
+    return save(metric_vs_wr_figure(runs, metric, ylabel), stem)
+
+
+def pretrain_loss_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
+    """Each trained method's task losses per epoch (whole epochs on the axis; the legend under each panel)."""
     methods = [m for m in _ordered(list(metrics)) if not _untrained(m)]
     n = max(1, len(methods))
-    fig, axes = plt.subplots(1, n, figsize=(2.3 * n, 2.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 2.9), squeeze=False)
     for ax, m in zip(axes[0], methods):
         df = metrics[m]
         for c in [c for c in df.columns if c.startswith("loss_")]:
             ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:])
         ax.set_title(m)
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=6, frameon=False)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     axes[0][0].set_ylabel("loss")
-    return save(fig, stem)
+    fig.tight_layout()
+    return fig
+
+
+def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    """``metrics``: method -> its metrics.parquet table (one simulation)."""
+    return save(pretrain_loss_figure(metrics), stem)
 
 
 def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    return save(gradient_conflict_figure(metrics), stem)
+
+
+def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
     """Per epoch, for every method that combines task gradients (from the method table): the cosine of the two
     task gradients, the share of steps in conflict, and the weight the combined step gives each task gradient
     (``w_<task>``, after any rescaling, in multiples of the task's own gradient)."""
@@ -130,7 +152,7 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
 
     two = [m for m in _ordered(list(metrics)) if m in METHODS and METHODS[m].combine != "single"
            and "cos_mean" in metrics[m]]
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(9.6, 2.6))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(10.2, 3.0))
     col = _colours(list(metrics))
     task_names: list[str] = []
     for m in two:
@@ -141,7 +163,7 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
         tasks = [c for c in df.columns if c.startswith("w_")]
         task_names = [c[2:] for c in tasks]
         for c, ls in zip(tasks, ("-", ":")):
-            a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m], label=f"{m} {c[2:]}")
+            a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m])
     a1.axhline(0, color="grey", lw=0.6)
     a1.set_ylabel("cosine(g_similarity, g_NT-Xent)")
     a1.set_title("mean (solid) and min (dashed) per epoch", fontsize=8)
@@ -152,9 +174,11 @@ def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[st
     for a in (a1, a2, a3):
         a.set_xlabel("epoch")
         a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    a2.legend(fontsize=6, frameon=False)
-    fig.tight_layout()
-    return save(fig, stem)
+    handles, labels = a1.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1), w_pad=2.0)
+    return fig
 
 
 COLLAPSE_PANELS = (("effective_rank", "effective rank of backbone features", "feature spread"),
@@ -261,7 +285,13 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
 
 
 def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
-            stem: str) -> list[str]:
+            stem: str, context: str = "") -> list[str]:
+    """See :func:`gallery_figure`."""
+    return save(gallery_figure(attention, image_root, paths, n, context), stem)
+
+
+def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
+                   context: str = "") -> plt.Figure:
     """Top-``n`` attended cells of the same positive test bag for each method; witnesses framed red.
 
     Each method's row is one mosaic image (cells side by side, a red frame drawn into the pixels
@@ -291,41 +321,61 @@ def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mappi
         for s in ax.spines.values():
             s.set_visible(False)
         ax.set_ylabel(m, rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle(f"top-{n} attended cells of positive test bag {bag} (red: true abnormal)", fontsize=8)
-    return save(fig, stem)
+    fig.suptitle(f"top-{n} attended cells of positive test bag {bag}{', ' + context if context else ''} "
+                 "(red: true abnormal)", fontsize=8)
+    return fig
 
 
-def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str) -> list[str]:
-    """``embeddings``: method -> (X (N, D), cell classes (N,)) of test cells."""
+def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+    """The PCA panels of :func:`embedding_pca`: the commonest class first, rarer classes drawn over it with
+    larger dots (the abnormal cells of a bag are the rare ones), one legend for all panels."""
     from sklearn.decomposition import PCA
 
     methods = _ordered(list(embeddings))
     n = len(methods)
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.2 * rows), squeeze=False)
-    classes = sorted({c for _, y in embeddings.values() for c in np.unique(y)})
+    fig, axes = plt.subplots(rows, cols, figsize=(2.4 * cols, 2.4 * rows + 0.5), squeeze=False)
+    counts: dict[str, int] = {}
+    for _, y in embeddings.values():
+        for c, k in zip(*np.unique(y, return_counts=True)):
+            counts[str(c)] = counts.get(str(c), 0) + int(k)
+    classes = sorted(counts, key=lambda c: (-counts[c], c))          # commonest first: drawn underneath
     cmap = plt.get_cmap("tab10")
     for k, m in enumerate(methods):
         ax = axes[k // cols][k % cols]
         x, y = embeddings[m]
-        p = PCA(2, random_state=0).fit_transform(x)
+        pca = PCA(2, random_state=0)
+        p = pca.fit_transform(x)
         for i, c in enumerate(classes):
-            sel = y == c
-            ax.scatter(p[sel, 0], p[sel, 1], s=3 if c != classes[0] else 2, alpha=0.7, color=cmap(i), label=c)
-        ax.set_title(m)
+            sel = np.asarray(y).astype(str) == c
+            ax.scatter(p[sel, 0], p[sel, 1], s=2 if i == 0 else 9, alpha=0.5 if i == 0 else 0.9, color=cmap(i),
+                       label=f"{c} (n={counts[c] // len(methods)})", edgecolors="none", zorder=i + 1)
+        ev = pca.explained_variance_ratio_
+        ax.set_title(m, fontsize=9)
+        ax.set_xlabel(f"PC1 ({100 * ev[0]:.0f} %)", fontsize=7)
+        ax.set_ylabel(f"PC2 ({100 * ev[1]:.0f} %)", fontsize=7)
         ax.set_xticks([])
         ax.set_yticks([])
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")
-    axes[0][-1].legend(fontsize=6, frameon=False, markerscale=3, loc="upper right")
-    return save(fig, stem)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(classes), fontsize=7, frameon=False, markerscale=2)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str) -> list[str]:
+    """``embeddings``: method -> (X (N, D), cell classes (N,)) of test cells."""
+    return save(embedding_pca_figure(embeddings), stem)
 
 
 def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
                  embeddings: Mapping[str, str], bags_path: str, dataset_json: str, out_dir: str,
-                 gallery_size: int = 16, collapse_metrics: Sequence[str] = ()) -> list[str]:
+                 gallery_size: int = 16, collapse_metrics: Sequence[str] = (), gallery_context: str = "") -> list[str]:
     """Draw every figure of the report into ``out_dir``.
+
+    ``gallery_context`` names the run the gallery shows (MIL model, witness rate, bag seed) in its title.
 
     Figures 3-6 show one simulation (``pretrain_metrics``, ...); the collapse figure draws every
     ``metrics.parquet`` in ``collapse_metrics`` (all bag seeds of a witness rate), or ``pretrain_metrics``.
@@ -347,7 +397,7 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
     root = read_info(dataset_json)["root"]
     paths = dict(zip(bags["patch_id"], bags["path"]))
     files += gallery({m: pd.read_parquet(p) for m, p in attention.items()}, root, paths, gallery_size,
-                     str(out / "gallery"))
+                     str(out / "gallery"), context=gallery_context)
     test = (bags["split"] == "test").to_numpy()
     emb = {}
     for m, p in embeddings.items():

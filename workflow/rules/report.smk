@@ -95,6 +95,7 @@ rule figures:
     params:
         methods=METHODS,
         gallery_size=config["report"]["gallery_size"],
+        gallery_context=f"{MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {float(LOW_WR) * 100:g} %, bag seed {SEEDS[0]}",
     script:
         "../scripts/figures.py"
 
