@@ -111,8 +111,9 @@ def _mil(a: argparse.Namespace) -> None:
 def _aggregate(a: argparse.Namespace) -> None:
     from slamags.report import aggregate
 
+    cfg = _config(a)
     guarded(aggregate, metric_files=a.metrics, probe_files=a.probes, out_dir=a.out_dir,
-            top_k=_config(a)["mil"]["top_k"], pretrain_metric_files=a.pretrain)
+            top_k=cfg["mil"]["top_k"], pretrain_metric_files=a.pretrain, note=cfgmod.demonstration_note(cfg))
 
 
 def _figures(a: argparse.Namespace) -> None:

@@ -284,6 +284,17 @@ def load(paths: Sequence[str | Path], check_paths: bool = True) -> Config:
         raise
 
 
+def demonstration_note(cfg: Config) -> str:
+    """The notice that opens every table and the report when the run is a demonstration on generated cells
+    (``dataset.kind: synthetic``, as the default ``config.yaml``); empty for real data."""
+    if cfg["dataset"]["kind"] != "synthetic":
+        return ""
+    sy, pre = cfg["synthetic"], cfg["pretrain"]
+    return (f"Demonstration run on generated cells ({sy['image_size']} px, {pre['epochs']} pretraining epochs): "
+            "its numbers show that the pipeline works, not how SLAM-AGS compares on real cells "
+            "(see RESULTS.md for the study on real cells).")
+
+
 def wr_tag(wr: float) -> str:
     """The ``{wr}`` wildcard value of a witness rate, e.g. 0.005 -> ``0.005``."""
     return f"{wr:g}"

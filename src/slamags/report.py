@@ -179,7 +179,34 @@ def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = N
     return "\n".join(out)
 
 
-def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
+TABLE_CSS = ("body{font:13px/1.45 system-ui,sans-serif;margin:12px;color:#222}"
+             "table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 7px;"
+             "text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+             "p.note{background:#fff6d6;border-left:4px solid #e0b000;padding:6px 10px}")
+
+
+def markdown_to_html(md: str, title: str) -> str:
+    """A standalone HTML page of a Markdown table file (pipe tables), as the report's viewer shows HTML."""
+    import markdown
+
+    body = markdown.markdown(md, extensions=["tables"])
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<style>{TABLE_CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def write_table(md: str, md_path: str | Path, note: str = "") -> None:
+    """Write a table as Markdown and as HTML beside it (``.html``, what the report shows); ``note`` (the
+    demonstration notice, :func:`slamags.config.demonstration_note`) opens both."""
+    if note:
+        md = f"*{note}*\n\n{md}"
+    write_text(md, md_path)
+    html = markdown_to_html(md, Path(md_path).stem)
+    if note:
+        html = html.replace(f"<p><em>{note}</em></p>", f"<p class=\"note\"><em>{note}</em></p>", 1)
+    write_text(html, Path(md_path).with_suffix(".html"))
+
+
+def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int, note: str = "") -> pd.DataFrame:
     out = Path(out_dir)
     write_parquet(runs, out / "all_runs.parquet")
     summary = summarise(runs)
@@ -190,12 +217,12 @@ def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int) -> pd.DataFrame:
                          best_f1=[(r.mil, r.wr, "bag_f1", r.method) in best for r in summary.itertuples()])
     with atomic_path(out / "paper_table.csv") as tmp:
         csv.to_csv(tmp, index=False)
-    write_text(table_markdown(summary, top_k, runs), out / "paper_table.md")
+    write_table(table_markdown(summary, top_k, runs), out / "paper_table.md", note)
     write_text(table_latex(summary, top_k, runs), out / "paper_table.tex")
     paired = paired_differences(runs)
     with atomic_path(out / "paired.csv") as tmp:
         paired.to_csv(tmp, index=False)
-    write_text(paired_markdown(paired), out / "paired.md")
+    write_table(paired_markdown(paired), out / "paired.md", note)
     return summary
 
 
@@ -275,17 +302,18 @@ def representation_markdown(table: pd.DataFrame) -> str:
 
 
 def aggregate(metric_files: Sequence[str], probe_files: Sequence[str], out_dir: str, top_k: int,
-              pretrain_metric_files: Sequence[str] = ()) -> None:
+              pretrain_metric_files: Sequence[str] = (), note: str = "") -> None:
+    """Every table of the report (Markdown, HTML, CSV); ``note`` opens each (the demonstration notice)."""
     runs = collect_runs(metric_files, probe_files)
-    write_tables(runs, out_dir, top_k)
+    write_tables(runs, out_dir, top_k, note)
     rep = representation(probe_files, pretrain_metric_files)
     with atomic_path(Path(out_dir) / "representation.csv") as tmp:
         rep.to_csv(tmp, index=False)
-    write_text(representation_markdown(rep), Path(out_dir) / "representation.md")
+    write_table(representation_markdown(rep), Path(out_dir) / "representation.md", note)
     log.info("report: %d runs aggregated into %s", len(runs), out_dir)
 
 
-def data_quality(index_path: str, out_csv: str, out_md: str) -> pd.DataFrame:
+def data_quality(index_path: str, out_csv: str, out_md: str, note: str = "") -> pd.DataFrame:
     """Index status counts per cell class: what was usable and what was left out, and why."""
     from slamags.index import STATUSES
 
@@ -304,11 +332,11 @@ def data_quality(index_path: str, out_csv: str, out_md: str) -> pd.DataFrame:
     lines += [f"- `{r.path}`: {r.status}" for r in bad.head(50).itertuples()]
     if len(bad) > 50:
         lines.append(f"- ... and {len(bad) - 50} more (see results/index/patches.parquet)")
-    write_text("\n".join(lines) + "\n", out_md)
+    write_table("\n".join(lines) + "\n", out_md, note)
     return table
 
 
-def runtime_table(benchmark_files: Sequence[str], out_csv: str, out_md: str) -> pd.DataFrame:
+def runtime_table(benchmark_files: Sequence[str], out_csv: str, out_md: str, note: str = "") -> pd.DataFrame:
     """Wall-clock time per rule from Snakemake's benchmark files (``results/benchmarks/<rule>[/...].tsv``)."""
     rows = []
     for f in benchmark_files:
@@ -329,5 +357,5 @@ def runtime_table(benchmark_files: Sequence[str], out_csv: str, out_md: str) -> 
               for r in table.itertuples()]
     lines += ["", f"{int(table['jobs'].sum())} jobs, {table['total_s'].sum():.0f} s of job time in all "
               "(jobs run in parallel, so the run's wall time is shorter)."]
-    write_text("\n".join(lines) + "\n", out_md)
+    write_table("\n".join(lines) + "\n", out_md, note)
     return table

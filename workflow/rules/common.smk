@@ -16,6 +16,8 @@ METHODS = config["pretrain"]["methods"]
 MIL_MODELS = config["mil"]["models"]
 MIL_SEEDS = config["mil"]["seeds"]
 LOW_WR = slamags_config.wr_tag(min(config["bags"]["witness_rates"]))
+# the demonstration notice that opens every table when the cells are generated
+NOTE = slamags_config.demonstration_note(config)
 FIGURES = [
     "f1_vs_wr",
     "topk_vs_wr",
@@ -69,15 +71,20 @@ def final_outputs():
             "all_runs.parquet",
             "paper_table.csv",
             "paper_table.md",
+            "paper_table.html",
             "paper_table.tex",
             "paired.csv",
             "paired.md",
+            "paired.html",
             "representation.csv",
             "representation.md",
+            "representation.html",
             "data_quality.csv",
             "data_quality.md",
+            "data_quality.html",
             "runtime.csv",
             "runtime.md",
+            "runtime.html",
         ],
     )
     return tables + expand(

@@ -10,23 +10,26 @@ rule aggregate:
     output:
         runs="results/tables/all_runs.parquet",
         csv="results/tables/paper_table.csv",
-        md=report(
-            "results/tables/paper_table.md",
+        md="results/tables/paper_table.md",
+        html=report(
+            "results/tables/paper_table.html",
             caption="../report/paper_table.rst",
-            category="Table",
+            category="2. Tables",
         ),
         tex="results/tables/paper_table.tex",
         paired_csv="results/tables/paired.csv",
-        paired_md=report(
-            "results/tables/paired.md",
+        paired_md="results/tables/paired.md",
+        paired_html=report(
+            "results/tables/paired.html",
             caption="../report/paired.rst",
-            category="Table",
+            category="2. Tables",
         ),
         representation_csv="results/tables/representation.csv",
-        representation_md=report(
-            "results/tables/representation.md",
+        representation_md="results/tables/representation.md",
+        representation_html=report(
+            "results/tables/representation.html",
             caption="../report/representation.rst",
-            category="Table",
+            category="2. Tables",
         ),
     log:
         "results/logs/aggregate.log",
@@ -36,6 +39,7 @@ rule aggregate:
         "../../envs/report.yaml"
     params:
         top_k=config["mil"]["top_k"],
+        note=NOTE,
     script:
         "../scripts/aggregate.py"
 
@@ -78,7 +82,7 @@ rule figures:
                 report(
                     f"results/figures/{name}.png",
                     caption=f"../report/{name}.rst",
-                    category="Figures",
+                    category="1. Headline" if name == "f1_vs_wr" else "3. Figures",
                 )
                 if ext == "png"
                 else f"results/figures/{name}.{ext}"
@@ -105,10 +109,11 @@ rule data_quality:
         "results/index/patches.parquet",
     output:
         csv="results/tables/data_quality.csv",
-        md=report(
-            "results/tables/data_quality.md",
+        md="results/tables/data_quality.md",
+        html=report(
+            "results/tables/data_quality.html",
             caption="../report/data_quality.rst",
-            category="Table",
+            category="4. Data and runtime",
         ),
     log:
         "results/logs/data_quality.log",
@@ -116,6 +121,8 @@ rule data_quality:
         "results/benchmarks/data_quality.tsv"
     conda:
         "../../envs/report.yaml"
+    params:
+        note=NOTE,
     script:
         "../scripts/data_quality.py"
 
@@ -125,14 +132,17 @@ rule runtime:
         benchmarks(),
     output:
         csv="results/tables/runtime.csv",
-        md=report(
-            "results/tables/runtime.md",
+        md="results/tables/runtime.md",
+        html=report(
+            "results/tables/runtime.html",
             caption="../report/runtime.rst",
-            category="Table",
+            category="4. Data and runtime",
         ),
     log:
         "results/logs/runtime.log",
     conda:
         "../../envs/report.yaml"
+    params:
+        note=NOTE,
     script:
         "../scripts/runtime.py"
