@@ -1,6 +1,8 @@
 """The real Snakemake workflow on the tiny config: every stage, the tables, the figures and the HTML report."""
 
 import json
+import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -98,10 +100,87 @@ def test_rerun_has_nothing_to_do(tiny_run):
     assert r.returncode == 0 and "Nothing to be done" in (r.stdout + r.stderr)
 
 
-def test_html_report(tiny_run):
+@pytest.fixture(scope="module")
+def tiny_report(tiny_run):
     r = snakemake(tiny_run, "--cores", "1", "--configfile", TINY, "--report", "results/report.html")
     assert r.returncode == 0, r.stderr[-3000:]
-    html = (tiny_run / "results/report.html").read_text(errors="replace")
+    return tiny_run / "results/report.html"
+
+
+def test_html_report(tiny_report):
+    html = tiny_report.read_text(errors="replace")
     assert len(html) > 50_000
-    for word in ("paper_table.md", "f1_vs_wr.png", "gradient_conflict.png", "How to read Top-K"):
+    for word in ("paper_table.html", "f1_vs_wr.png", "gradient_conflict.png", "How to read Top-K",
+                 "Demonstration run"):
         assert word in html, word
+    assert "[0.2]" not in html and "['random'" not in html          # no raw Python lists in the text
+
+
+REPORT_SECTIONS = {
+    "1. Headline": ["figures/f1_vs_wr.png"],
+    "2. Tables": ["tables/paired.html", "tables/paper_table.html", "tables/representation.html"],
+    "3. Figures": [f"figures/{n}.png" for n in ("collapse", "embedding_pca", "gallery", "gradient_conflict",
+                                                "paired_delta", "pretrain_loss", "topk_vs_wr")],
+    "4. Data and runtime": ["tables/data_quality.html", "tables/runtime.html"],
+}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Selenium (Debian's chromium and chromium-driver)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        chromium = None
+    if not (chromium and driver):
+        if os.environ.get("SLAMAGS_REQUIRE_BROWSER") == "1":
+            pytest.fail("no headless Chromium: apt-get install chromium chromium-driver (and pip install selenium)")
+        pytest.skip("no headless Chromium here (apt-get install chromium chromium-driver; pip install selenium)")
+    opts = Options()
+    opts.binary_location = chromium
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        opts.add_argument(a)
+    d = webdriver.Chrome(service=Service(driver), options=opts)
+    yield d
+    d.quit()
+
+
+def test_report_shows_every_table_and_figure_in_a_browser(tiny_report, browser):
+    """Open each section of the report as a reader would; each table renders as an HTML table, each figure as
+    an image, in the order headline, tables, figures, data."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d, wait = browser, WebDriverWait(browser, 20)
+    d.get(tiny_report.as_uri())
+    wait.until(lambda d: d.find_elements(By.XPATH, "//span[text()='1. Headline']"))
+    menu = [e.text for e in d.find_elements(By.XPATH, "//span[starts-with(text(), '1. ') or starts-with(text(), "
+                                                        "'2. ') or starts-with(text(), '3. ') or starts-with(text(), '4. ')]")]
+    assert menu == list(REPORT_SECTIONS)
+    for section, files in REPORT_SECTIONS.items():
+        d.get(tiny_report.as_uri())
+        wait.until(lambda d: d.find_elements(By.XPATH, f"//span[text()='{section}']"))[0].click()
+        rows = wait.until(lambda d: d.find_elements(By.XPATH, "//tr[td[starts-with(normalize-space(.), 'results/')]]"))
+        assert sorted(r.find_element(By.XPATH, "./td[1]").text for r in rows) == [f"results/{f}" for f in files]
+        for f in files:
+            d.find_element(By.XPATH, f"//tr[td[1][normalize-space(.)='results/{f}']]//a[@iconname='eye']").click()
+            name = f.split("/")[-1]
+            if f.endswith(".html"):
+                frame = wait.until(lambda d: d.find_element(By.TAG_NAME, "iframe"))
+                assert frame.is_displayed()
+                d.switch_to.frame(frame)
+                try:
+                    table = wait.until(lambda d: d.find_elements(By.TAG_NAME, "table"))[0]
+                    assert table.is_displayed() and table.size["height"] > 40, name
+                    assert len(table.find_elements(By.TAG_NAME, "tr")) >= 2, name
+                    assert "Demonstration run" in d.find_element(By.TAG_NAME, "body").text, name
+                finally:
+                    d.switch_to.default_content()
+            else:
+                img = wait.until(lambda d: [i for i in d.find_elements(By.TAG_NAME, "img")
+                                            if f"filename={name}" in (i.get_attribute("src") or "")])[0]
+                assert img.is_displayed() and img.get_property("naturalWidth") > 200, name
