@@ -67,22 +67,68 @@ def test_pamil_attention_ranks_separable_abnormal_cells_first():
     assert np.mean(ranked_first) >= 0.9, ranked_first
 
 
-def test_pamil_parts_follow_the_authors_definition():
+class AuthorsPAMIL(torch.nn.Module):
+    """The forward pass of the authors' ``PAMIL.py`` (Ace95/SLAM-AGS, adapted from Jiashuai-Liu/PAMIL), as
+    they run it (``size_arg='small'``, no dropout, no prototype or instance prediction), restated here with
+    their names and their order of operations: ``Attn_Net_Gated.forward`` and ``PAMIL.forward``."""
+
+    def __init__(self, ours):
+        super().__init__()
+        self.proto = ours.prototypes
+        self.fc = ours.fc
+        self.attention_a = torch.nn.Sequential(ours.attention_a, torch.nn.Tanh())
+        self.attention_b = torch.nn.Sequential(ours.attention_b, torch.nn.Sigmoid())
+        self.attention_c = ours.attention_c
+        self.classifiers = ours.classifiers
+        self.n_classes = 2
+
+    def attention_net(self, proto, x):
+        a = self.attention_a(proto)  # p * D
+        b = self.attention_b(x)      # n * D
+        proto_A = torch.mm(a, b.T)   # p * n
+        proto_A = torch.transpose(proto_A, 0, 1)  # n * p
+        A = self.attention_c(proto_A)  # n * n_classes
+        return proto_A, A
+
+    def forward(self, h):
+        F = torch.nn.functional
+        proto = F.normalize(self.fc(self.proto), p=2, dim=1)
+        h = F.normalize(self.fc(h), p=2, dim=1)
+        proto_A, A_raw = self.attention_net(proto, h)  # proto_A: n * p, A_raw: n * c
+        A_raw = torch.transpose(A_raw, 1, 0)  # c * n
+        A = F.softmax(A_raw, dim=1)  # softmax over n
+        M = torch.mm(A, h)  # c * d
+        M = F.normalize(M, p=2, dim=1)
+        logits = torch.empty(1, self.n_classes).float()
+        for c in range(self.n_classes):
+            logits[0, c] = self.classifiers[c](M[c])
+        loss_clst = 1 - torch.mean(torch.max(F.softmax(proto_A, dim=1), dim=1)[0])
+        loss_proto_clst = 1 - torch.mean(torch.max(F.softmax(proto_A, dim=1), dim=0)[0])
+        return logits, A, loss_clst, loss_proto_clst
+
+
+def test_pamil_forward_equals_the_authors_on_fixed_weights(monkeypatch):
+    import slamags.mil as mil
     from slamags.mil import PAMIL
 
     torch.manual_seed(0)
-    net = PAMIL(torch.randn(10, 64))
+    ours = PAMIL(torch.randn(10, 64))
+    for p in ours.parameters():                        # move every weight off its initial value
+        p.data.add_(0.3 * torch.randn_like(p))
+    theirs = AuthorsPAMIL(ours)
     x = torch.randn(30, 64)
-    aff, h = net.affinity(x)
-    assert aff.shape == (30, 10) and torch.allclose(h.norm(dim=1), torch.ones(30))
-    assert (aff.abs() <= net.attention_a.out_features).all()        # sigmoid . tanh over 256 dims
-    logits, att, aux = net(x)
-    assert logits.shape == (2,) and att.shape == (30,) and torch.isclose(att.sum(), torch.tensor(1.0))
-    s = torch.softmax(aff, 1)
-    expected = 0.005 * (1 - s.max(1).values.mean()) + 0.005 * (1 - s.max(0).values.mean())
-    assert torch.isclose(aux, expected)
-    w = net.classifiers[1].weight                                     # weight-normalised head
-    assert torch.isclose(w.norm(), net.classifiers[1].parametrizations.weight.original0.abs().squeeze())
+    logits, attention, _ = ours(x)
+    t_logits, t_A, t_clst, t_proto_clst = theirs(x)
+    assert torch.allclose(logits, t_logits[0], atol=1e-6)
+    assert torch.allclose(attention, t_A[1], atol=1e-7)          # the abnormal class's attention over cells
+    assert torch.isclose(attention.sum(), torch.tensor(1.0))
+    monkeypatch.setattr(mil, "LAMBDA_CLST", 1.0)
+    monkeypatch.setattr(mil, "LAMBDA_PROTO_CLST", 0.0)
+    assert torch.isclose(ours(x)[2], t_clst, atol=1e-7)
+    monkeypatch.setattr(mil, "LAMBDA_CLST", 0.0)
+    monkeypatch.setattr(mil, "LAMBDA_PROTO_CLST", 1.0)
+    assert torch.isclose(ours(x)[2], t_proto_clst, atol=1e-7)
+    assert 0 < float(t_clst) < 1 and 0 < float(t_proto_clst) < 1
 
 
 def test_validation_split_comes_from_train_bags_only_and_is_stratified():

@@ -116,9 +116,15 @@ def test_learning_rate_schedule_warms_up_then_decays():
     assert all(a >= b for a, b in zip(f[10:], f[11:])) and f[-1] < 0.01
 
 
-def test_weak_supervision_learns_cells_at_witness_rate_100(tiny_dataset, tmp_path):
-    """At wr = 100 % the bag label is the cell label, so weak supervision must learn the cells."""
+@pytest.mark.parametrize("lr, learns", [(0.02, True), (0.0, False)])
+def test_weak_supervision_learns_cells_at_witness_rate_100(lr, learns, tiny_dataset, tmp_path):
+    """At wr = 100 % the bag label is the cell label, so weak supervision must learn to classify cells: its
+    bag-label head, applied to held-out cells, ranks abnormal above normal. Random features already separate
+    these cells (probe AUC about 0.97), so the probe of the features cannot tell learning from none; the head
+    can, and the same run with lr = 0 (nothing learned, same initialisation) shows that this test can fail."""
     torch.set_num_threads(2)
+    from sklearn.metrics import roc_auc_score
+
     from slamags.synth import generate
 
     idx = build_index(tiny_dataset, tmp_path / "idx.parquet", expected_size=32)
@@ -130,13 +136,13 @@ def test_weak_supervision_learns_cells_at_witness_rate_100(tiny_dataset, tmp_pat
     hidx = build_index(held, tmp_path / "h.parquet", expected_size=32)
     himg = load_images(held, hidx["path"].tolist(), 32)
     y = (hidx["cell_class"] == "BLA").to_numpy().astype(int)
-    aucs = {}
-    for method in ("random", "weak"):
-        tr = Trainer(settings(method, epochs=8, lr=0.02), images, train["bag_label"].to_numpy(), torch.device("cpu"))
-        model = tr.run()
-        aucs[method] = linear_probe_auc(embed_images(model, himg, tr.crop), y)
-    assert aucs["weak"] > 0.9, aucs
-    assert aucs["weak"] >= aucs["random"], aucs
+    tr = Trainer(settings("weak", epochs=8, lr=lr), images, train["bag_label"].to_numpy(), torch.device("cpu"))
+    model = tr.run()
+    feats = torch.from_numpy(embed_images(model, himg, tr.crop))
+    with torch.no_grad():
+        logits = tr.head.float()(feats)
+    auc = roc_auc_score(y, (logits[:, 1] - logits[:, 0]).numpy())
+    assert (auc > 0.9) == learns, auc
 
 
 def _cli_pretrain(cfg_path, bags, dataset, out, ckpt, method="slam_ags"):

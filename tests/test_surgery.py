@@ -100,13 +100,43 @@ def test_output_norm_equals_norm_of_plain_sum_and_matches_float64_reference_on_r
 
 def test_random_gradients_match_reference_in_both_regimes():
     rng = np.random.default_rng(0)
+    regimes = set()
     for trial in range(20):
         shapes = [(3, 4), (5,), (2, 2, 2)]
         g1 = [torch.from_numpy(rng.normal(size=s)) for s in shapes]
         g2 = [torch.from_numpy(rng.normal(size=s)) for s in shapes]
-        out, _ = adaptive_gradient_surgery([g1, g2])
+        out, st = adaptive_gradient_surgery([g1, g2])
         ref = reference_ags([g1, g2], [[1], [0]])
         assert torch.allclose(flat(out).double(), ref, rtol=1e-5, atol=1e-6)
+        regimes.add(st.conflict.item())
+    assert regimes == {0.0, 1.0}                     # both the projected and the untouched case were checked
+
+
+@pytest.mark.parametrize("conflict", [True, False])
+def test_the_training_path_matches_the_float64_reference(conflict):
+    """What training does: channels_last ResNet18 gradients from autograd (read through ``_flat_pair``),
+    combined with ``inplace=True`` into the task gradients' memory; checked against the textbook algorithm in
+    float64 in both regimes, with the regime asserted rather than assumed."""
+    torch.manual_seed(0)
+    model = resnet18(weights=None, num_classes=8).to(memory_format=torch.channels_last)
+    params = list(model.parameters())
+    out = model(torch.randn(4, 3, 32, 32).contiguous(memory_format=torch.channels_last))
+    l1 = out[:, :4].pow(2).mean()
+    l2 = (-1.0 if conflict else 1.0) * l1 + 0.3 * out[:, 4:].abs().mean()
+    g1 = list(torch.autograd.grad(l1, params, retain_graph=True))
+    g2 = list(torch.autograd.grad(l2, params))
+    assert any(g.dim() == 4 and not g.is_contiguous() for g in g1)          # channels_last gradients reach it
+    ref = reference_ags([g1, g2], [[1], [0]])                              # before g1/g2 are overwritten
+    plain = flat(g1).double() + flat(g2).double()
+    memory = [g.data_ptr() for g in g1]
+    combined, st = adaptive_gradient_surgery([g1, g2], torch.Generator().manual_seed(0), inplace=True)
+    assert [c.data_ptr() for c in combined] == memory                     # written into g1's memory
+    got = flat(combined).double()
+    assert st.conflict.item() == float(conflict)
+    assert (got - ref).norm() / ref.norm() < 1e-5
+    assert torch.linalg.vector_norm(got).item() == pytest.approx(torch.linalg.vector_norm(plain).item(), rel=1e-6)
+    if conflict:
+        assert (got - plain).norm() / plain.norm() > 1e-2                 # surgery changed the direction
 
 
 def test_plain_sum_and_gram():
