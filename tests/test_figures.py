@@ -105,3 +105,22 @@ def test_gallery_says_which_run_it_shows(tmp_path):
     fig = gallery_figure({"slam_ags": att}, str(tmp_path), paths, 3, context="pamil (MIL seed 0), wr 5 %, bag seed 0")
     assert fig._suptitle.get_text() == ("top-3 attended cells of positive test bag bag0001, pamil (MIL seed 0), "
                                         "wr 5 %, bag seed 0 (red: true abnormal)")
+
+
+def test_collapse_keeps_equal_lines_visible_and_titles_each_panel():
+    from slamags.figures import collapse_figure
+
+    rows = []
+    for m in ("random", "slam", "slam_ags"):
+        for e in ((0,) if m == "random" else (0, 1, 2)):
+            rows.append({"method": m, "epoch": e, "neg_mean_cos": 0.9 if e == 0 else 1.0,
+                         "pos_mean_cos": 0.9 if e == 0 else 1.0, "effective_rank": 40.0, "probe_auc_heldout": 0.7})
+    fig = collapse_figure(pd.DataFrame(rows).query("not (method != 'random' and epoch == 0)"))
+    assert [ax.get_title() for ax in fig.axes] == ["feature spread", "negative-bag cells", "positive-bag cells",
+                                                   "held-out cells (learning curve)"]
+    for ax in fig.axes:
+        lines = {l.get_label(): l for l in ax.get_lines()}
+        slam, ags = lines["slam"], lines["slam_ags"]
+        assert np.allclose(slam.get_ydata(), ags.get_ydata())                 # equal values ...
+        assert slam.get_zorder() > ags.get_zorder()                            # ... the thin one drawn on top
+        assert slam.get_linewidth() < ags.get_linewidth() and slam.get_linestyle() != ags.get_linestyle()

@@ -48,12 +48,12 @@ def _colours(methods: Sequence[str]) -> dict[str, tuple]:
 
 
 def _style(m: str, methods: Sequence[str]) -> dict:
-    """The paper's method drawn thick and solid; the others thinner, each in its own dash pattern, so that
-    methods with equal values stay visible on top of each other."""
+    """The paper's method drawn thick, solid and underneath; the others thinner, on top of it, each in its own
+    dash pattern, so that methods with equal values stay visible on top of each other."""
     if m == PAPER_METHOD:
-        return {"lw": 2.4, "ls": "-"}
+        return {"lw": 2.6, "ls": "-", "zorder": 2}          # underneath: thinner lines stay visible on it
     others = [x for x in _ordered(methods) if x != PAPER_METHOD]
-    return {"lw": 1.3, "ls": ("-", "--", ":", "-.")[others.index(m) % 4] if m in others else "-"}
+    return {"lw": 1.3, "ls": ("-", "--", ":", "-.")[others.index(m) % 4] if m in others else "-", "zorder": 3}
 
 
 def _untrained(m: str) -> bool:
@@ -105,7 +105,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str) -> plt.Fig
         ax.set_xlim(-0.5, len(wrs) - 0.5)
         ax.set_xlabel("witness rate")
         ax.set_title(mil)
-        ax.set_ylim(0, 1.02)
+        ax.set_ylim(-0.03, 1.03)                     # markers at 0 and 1 stay whole; the bars are clipped
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5),
                        title="n: runs; bars ± 1 SD,\nclipped to [0, 1]", title_fontsize=6)
@@ -188,6 +188,11 @@ COLLAPSE_PANELS = (("effective_rank", "effective rank of backbone features", "fe
 
 
 def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+    """See :func:`collapse_figure`."""
+    return save(collapse_figure(metrics), stem)
+
+
+def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame]) -> plt.Figure:
     """The collapse monitor and the learning curve per epoch, a line per method.
 
     ``metrics``: the rows of every ``metrics.parquet`` to draw (columns ``method``, ``epoch`` and, with
@@ -233,7 +238,7 @@ def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str) -> l
     sims = f"mean of {n_sims} bag simulations, band: min-max" if n_sims > 1 else "one bag simulation"
     fig.suptitle(f"collapse monitor and learning curve ({sims})", fontsize=8)
     fig.tight_layout()
-    return save(fig, stem)
+    return fig
 
 
 def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
