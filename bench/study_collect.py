@@ -1,6 +1,8 @@
 """Copy a finished study run's small outputs into the repository (``docs/study/`` by default).
 
     python bench/study_collect.py RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
+    python bench/study_collect.py --redraw DEST      # redraw the figures that DEST's own files hold
+
 
 Copies the tables (``paper_table``, ``paired``, ``representation``, ``runtime``, ``all_runs.parquet``), every
 figure as PNG, the pretraining metrics of every encoder (one Parquet file), the probe results (CSV) and
@@ -58,7 +60,39 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
     return copied
 
 
+def redraw(dest: Path) -> list[str]:
+    """Redraw, with this checkout's figure code, every figure whose data ``dest`` holds: F1 and Top-K against
+    the witness rate, the forest plot, the collapse monitor (all simulations at the lowest rate) and, for the
+    first simulation at that rate, the losses and the gradient conflict. The gallery and the PCA need the
+    cells and embeddings, which are not kept, so they stay as the run drew them."""
+    import tempfile
+
+    from slamags import figures
+
+    runs = pd.read_parquet(dest / "all_runs.parquet")
+    pm = pd.read_parquet(dest / "pretrain_metrics.parquet")
+    low = pm[pm["wr"] == pm["wr"].min()]
+    first = low[low["seed"] == low["seed"].min()]
+    per_method = {m: d.sort_values("epoch").reset_index(drop=True) for m, d in first.groupby("method", sort=False)}
+    drawn = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"))
+        figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"))
+        figures.paired_delta(pd.read_csv(dest / "paired.csv"), str(t / "paired_delta"))
+        figures.collapse(low, str(t / "collapse"))
+        figures.pretrain_loss(per_method, str(t / "pretrain_loss"))
+        figures.gradient_conflict(per_method, str(t / "gradient_conflict"))
+        for png in sorted(t.glob("*.png")):
+            shutil.copy(png, dest / png.name)
+            drawn.append(png.name)
+    return drawn
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--redraw":
+        print(f"redrew {', '.join(redraw(Path(sys.argv[2])))} in {sys.argv[2]}")
+        return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run", help="the study's run folder (holds results/)")
     ap.add_argument("dest", help="where to copy, e.g. docs/study")

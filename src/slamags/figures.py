@@ -152,7 +152,10 @@ def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
 
     two = [m for m in _ordered(list(metrics)) if m in METHODS and METHODS[m].combine != "single"
            and "cos_mean" in metrics[m]]
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(10.2, 3.0))
+    has_weights = any(c.startswith("w_") for m in two for c in metrics[m].columns)   # older runs lack them
+    fig, axes = plt.subplots(1, 3 if has_weights else 2, figsize=(10.2 if has_weights else 6.8, 3.0))
+    a1, a2 = axes[0], axes[1]
+    a3 = axes[2] if has_weights else None
     col = _colours(list(metrics))
     task_names: list[str] = []
     for m in two:
@@ -161,7 +164,7 @@ def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
         a1.plot(df["epoch"], df["cos_min"], ls="--", lw=0.8, color=col[m])
         a2.plot(df["epoch"], df["conflict_fraction"] * 100, marker="o", ms=3, color=col[m], label=m)
         tasks = [c for c in df.columns if c.startswith("w_")]
-        task_names = [c[2:] for c in tasks]
+        task_names = [c[2:] for c in tasks] or task_names
         for c, ls in zip(tasks, ("-", ":")):
             a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m])
     a1.axhline(0, color="grey", lw=0.6)
@@ -169,9 +172,13 @@ def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
     a1.set_title("mean (solid) and min (dashed) per epoch", fontsize=8)
     a2.set_ylabel("steps in conflict (%)")
     a2.set_ylim(-2, 102)
-    a3.set_ylabel("weight of the task gradient")
-    a3.set_title(", ".join(f"{ls}: {t}" for ls, t in zip(("solid", "dotted"), task_names)), fontsize=8)
-    for a in (a1, a2, a3):
+    if a3 is not None:
+        a3.set_ylabel("weight of the task gradient")
+        a3.set_title(", ".join(f"{ls}: {t}" for ls, t in zip(("solid", "dotted"), task_names)), fontsize=8)
+        a3.set_ylim(min(0.0, a3.get_ylim()[0]), max(1.1, a3.get_ylim()[1]))    # 0 and the plain sum's 1 in view
+        a3.axhline(1.0, color="grey", lw=0.6)
+        a3.ticklabel_format(axis="y", useOffset=False)
+    for a in axes:
         a.set_xlabel("epoch")
         a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     handles, labels = a1.get_legend_handles_labels()
