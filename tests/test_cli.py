@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import yaml
 
-from helpers import load_config
+from helpers import REPO, load_config
 
 SLAMAGS = [sys.executable, "-m", "slamags.cli"]   # the `slamags` console command
 
@@ -87,22 +87,23 @@ def test_a_bad_input_gives_one_line_and_exit_code_1(tmp_path):
                                                  "slam_imtlg, slam_alignedmtl, slam_cagrad, slam_fairgrad")
 
 
-def test_check_config_says_each_error_once_and_names_the_file(tmp_path):
-    repo_config = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "config.yaml")
-    (tmp_path / "over.yaml").write_text("mil:\n  epochs: 5\n  bogus: 1\n")
-    r = subprocess.run([*SLAMAGS, "check-config", repo_config, "over.yaml"], cwd=tmp_path, capture_output=True,
-                       text=True)
+def check_config_over(tmp_path, over: str) -> subprocess.CompletedProcess:
+    """``slamags check-config config.yaml over.yaml`` with ``over`` as the overlay's text; it must fail."""
+    (tmp_path / "over.yaml").write_text(over)
+    r = subprocess.run([*SLAMAGS, "check-config", str(REPO / "config.yaml"), "over.yaml"], cwd=tmp_path,
+                       capture_output=True, text=True)
     assert r.returncode == 1
+    return r
+
+
+def test_check_config_says_each_error_once_and_names_the_file(tmp_path):
+    r = check_config_over(tmp_path, "mil:\n  epochs: 5\n  bogus: 1\n")
     assert r.stderr.strip().splitlines() == [
         "error: config key mil: unknown key(s) bogus; allowed: epochs, lr, models, n_prototypes, prototype_init, "
         "seeds, top_k, val_fraction, weight_decay (set in over.yaml)"]
 
 
 def test_check_config_refuses_a_key_written_twice(tmp_path):
-    repo_config = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "config.yaml")
-    (tmp_path / "over.yaml").write_text("pretrain:\n  epochs: 5\n  epochs: 6\n")
-    r = subprocess.run([*SLAMAGS, "check-config", repo_config, "over.yaml"], cwd=tmp_path, capture_output=True,
-                       text=True)
-    assert r.returncode == 1
+    r = check_config_over(tmp_path, "pretrain:\n  epochs: 5\n  epochs: 6\n")
     assert r.stderr.strip().splitlines() == [
         "error: config file over.yaml line 3 column 3: key 'epochs' is written twice (first on line 2); fix the YAML"]
