@@ -44,6 +44,11 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
         pd.concat([pd.read_parquet(p) for p in metrics], ignore_index=True).to_parquet(
             dest / "pretrain_metrics.parquet", index=False)
         copied.append("pretrain_metrics.parquet")
+    steps = [pd.read_parquet(p) for p in sorted(glob.glob(str(run / "results/pretrain/*/*/*/steps.parquet")))]
+    steps = [d for d in steps if len(d)]
+    if steps:
+        pd.concat(steps, ignore_index=True).to_parquet(dest / "pretrain_steps.parquet", index=False)
+        copied.append("pretrain_steps.parquet")
     probes = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(str(run / "results/embed/*/*/*/probe.json")))]
     if probes:
         pd.DataFrame(probes).to_csv(dest / "probe.csv", index=False)

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slamags.paired import (MIN_BAG_SEEDS_FOR_CLAIM, bootstrap_ci, hierarchical_bootstrap_ci, paired_differences,
-                            paired_markdown)
+from slamags.paired import (MIN_BAG_SEEDS_FOR_CLAIM, expected_false_calls, is_called, paired_differences,
+                            paired_markdown, simulation_interval, t_interval)
 
 
 def runs_table(effect=0.1, n_seeds=3, n_mil_seeds=4, seed=0):
@@ -42,18 +42,6 @@ def test_unpaired_runs_and_missing_values_are_left_out():
     assert f1["tie_share"] == 1.0 and f1["win_share"] == 0.0
 
 
-def test_bootstrap_interval_covers_the_mean_and_narrows_with_n():
-    rng = np.random.default_rng(1)
-    small, large = rng.normal(0.05, 0.1, 10), rng.normal(0.05, 0.1, 400)
-    lo_s, hi_s = bootstrap_ci(small)
-    lo_l, hi_l = bootstrap_ci(large)
-    assert lo_s < small.mean() < hi_s and lo_l < large.mean() < hi_l
-    assert hi_l - lo_l < (hi_s - lo_s) / 3
-    # about 1.96 standard errors either side for a large sample
-    assert (hi_l - lo_l) / 2 == pytest.approx(1.96 * large.std(ddof=1) / np.sqrt(400), rel=0.15)
-    assert np.isnan(bootstrap_ci(np.array([]))[0]) and np.isnan(bootstrap_ci(np.array([0.2]))[1])
-
-
 def test_markdown_marks_intervals_that_exclude_zero():
     md = paired_markdown(paired_differences(runs_table(effect=0.1)))
     assert "### abmil: slam_ags minus baseline" in md and "| 10 % | simclr | 12 (3) |" in md
@@ -65,50 +53,75 @@ def test_markdown_marks_intervals_that_exclude_zero():
     assert (few["ci_low"] > 0).all() and not few["called"].any() and "**" not in paired_markdown(few)
 
 
-def planted(effect, between_sd, within_sd, n_seeds=6, n_mil_seeds=5, seed=0):
-    """slam_ags - simclr = effect + a per-bag-seed offset (sd ``between_sd``) + per-pair noise (``within_sd``)."""
+def two_level(rng, n_sims, effect=0.0, between_sd=0.1, within_sd=0.02, n_mil_seeds=3):
+    """Paired differences of one study: a per-simulation offset (sd ``between_sd``, the dominant spread) plus
+    per-pair noise; a random MIL seed is missing from some simulations (unequal group sizes)."""
+    d, sim = [], []
+    for s in range(n_sims):
+        k = n_mil_seeds - int(rng.integers(0, 2))
+        d += list(effect + rng.normal(0, between_sd) + rng.normal(0, within_sd, k))
+        sim += [s] * k
+    return np.array(d), np.array(sim)
+
+
+def calibration(interval, n_sims, effect=0.0, reps=2000, seed=0):
+    """(false-call rate under the null, coverage of ``effect``) of ``interval(d, sim) -> (lo, hi)``."""
     rng = np.random.default_rng(seed)
+    calls = covered = 0
+    for _ in range(reps):
+        d, sim = two_level(rng, n_sims, effect)
+        lo, hi = interval(d, sim)
+        calls += is_called(lo, hi, n_sims) if effect == 0.0 else 0
+        covered += lo <= effect <= hi
+    return calls / reps, covered / reps
+
+
+def ours(d, sim):
+    return simulation_interval(d, sim)[1:3]
+
+
+def at_90(d, sim):             # mutant: the right unit at the wrong level
+    return simulation_interval(d, sim, level=0.90)[1:3]
+
+
+def pair_weighted(d, sim):     # mutant: every pair a unit (the MIL seeds of one simulation as independent runs)
+    return t_interval(d)
+
+
+@pytest.mark.parametrize("n_sims", [3, 5])
+def test_the_called_rule_holds_its_level_with_few_simulations(n_sims):
+    """2,000 two-level null studies: at most 7.5 % are called, and a planted effect is covered ~95 % of the
+    time. The same harness rejects a 90 % interval and a pair-weighted one, so this test can fail."""
+    false_calls, _ = calibration(ours, n_sims)
+    assert false_calls <= 0.075
+    _, coverage = calibration(ours, n_sims, effect=0.1, seed=1)
+    assert coverage == pytest.approx(0.95, abs=0.02)
+    assert calibration(at_90, n_sims)[0] > 0.075
+    assert calibration(pair_weighted, n_sims)[0] > 0.075
+
+
+def test_paired_differences_uses_the_simulation_interval():
+    rng = np.random.default_rng(7)
+    d, sim = two_level(rng, 5, effect=0.05)
     rows = []
-    for s in range(n_seeds):
-        offset = rng.normal(0, between_sd)
-        for ms in range(n_mil_seeds):
-            base, d = rng.uniform(0.3, 0.6), effect + offset + rng.normal(0, within_sd)
-            for method, v in (("simclr", base), ("slam_ags", base + d)):
-                rows.append({"mil": "pamil", "wr": 0.05, "seed": s, "mil_seed": ms, "method": method,
-                             "bag_auc": v, "bag_f1": v, "topk_recall": v})
-    return pd.DataFrame(rows)
+    for k, (x, s) in enumerate(zip(d, sim)):
+        rows += [{"mil": "abmil", "wr": 0.05, "seed": s, "mil_seed": k, "method": "slam_ags", "bag_auc": 0.5 + x},
+                 {"mil": "abmil", "wr": 0.05, "seed": s, "mil_seed": k, "method": "simclr", "bag_auc": 0.5}]
+    row = paired_differences(pd.DataFrame(rows), metrics=["bag_auc"]).iloc[0]
+    mean, lo, hi, n = simulation_interval(d, sim)
+    assert (row["n_bag_seeds"], row["n_pairs"]) == (5, len(d))
+    assert row["mean_diff"] == pytest.approx(mean) and row["ci_low"] == pytest.approx(lo)
+    assert row["t_high"] == pytest.approx(hi) and row["called"] == is_called(lo, hi, 5)
+    # each simulation weighs the same, whatever its number of MIL seeds
+    assert mean == pytest.approx(np.mean([d[sim == s].mean() for s in range(5)]))
+    assert mean != pytest.approx(d.mean(), abs=1e-12)
 
 
-def test_hierarchical_bootstrap_finds_a_planted_effect():
-    hits = 0
-    for rep in range(20):
-        row = paired_differences(planted(0.15, 0.03, 0.05, seed=rep), n_boot=2000).query("metric == 'bag_auc'").iloc[0]
-        assert row["n_bag_seeds"] == 6 and row["n_pairs"] == 30
-        hits += bool(row["called"]) and row["ci_low"] > 0
-        assert row["ci_low"] < row["mean_diff"] < row["ci_high"]
-    assert hits >= 18                       # power close to 1 for an effect 3x the spread
-    null = [paired_differences(planted(0.0, 0.03, 0.05, seed=rep), n_boot=2000).query("metric == 'bag_auc'")
-            .iloc[0]["called"] for rep in range(20)]
-    assert sum(null) <= 3                   # and no effect is rarely called
-
-
-def test_between_seed_spread_widens_the_hierarchical_interval_not_the_flat_one():
-    runs = planted(0.0, between_sd=0.2, within_sd=0.01, n_seeds=5, n_mil_seeds=6, seed=3)
-    d = (runs[runs.method == "slam_ags"].set_index(["seed", "mil_seed"])["bag_auc"]
-         - runs[runs.method == "simclr"].set_index(["seed", "mil_seed"])["bag_auc"])
-    groups = [d.loc[s].to_numpy() for s in range(5)]
-    flat_lo, flat_hi = bootstrap_ci(d.to_numpy())
-    hier_lo, hier_hi = hierarchical_bootstrap_ci(groups)
-    assert (hier_hi - hier_lo) > 2 * (flat_hi - flat_lo)
-    # the flat interval treats 30 pairs as independent; the hierarchical one is about the 5 seed means' spread
-    seed_means = np.array([g.mean() for g in groups])
-    se = seed_means.std(ddof=1) / np.sqrt(5)
-    assert (hier_hi - hier_lo) / 2 == pytest.approx(1.96 * se * np.sqrt(4 / 5), rel=0.35)
-    # without a between-seed spread the two agree
-    runs0 = planted(0.0, between_sd=0.0, within_sd=0.05, n_seeds=5, n_mil_seeds=6, seed=3)
-    d0 = (runs0[runs0.method == "slam_ags"].set_index(["seed", "mil_seed"])["bag_auc"]
-          - runs0[runs0.method == "simclr"].set_index(["seed", "mil_seed"])["bag_auc"])
-    f = np.subtract(*bootstrap_ci(d0.to_numpy())[::-1])
-    h = np.subtract(*hierarchical_bootstrap_ci([d0.loc[s].to_numpy() for s in range(5)])[::-1])
-    assert h == pytest.approx(f, rel=0.3)
+def test_markdown_counts_the_false_calls_its_comparisons_would_make():
+    p = paired_differences(runs_table(effect=0.1))
+    n = int((p["n_pairs"] > 0).sum())
+    assert n == 6
+    md = paired_markdown(p)
+    assert f"These tables make {n} comparisons" in md and f"about {expected_false_calls(n):.1f} of them" in md
+    assert f"; {int(p['called'].sum())} are." in md
     assert "No paired runs" in paired_markdown(paired_differences(runs_table()[lambda d: d.method != "slam_ags"]))

@@ -123,15 +123,15 @@ class TorchJDCombiner:
 
     def __call__(self, task_grads: "list[Grads]", generator: "torch.Generator | None" = None,
                  inplace: bool = False) -> "tuple[Grads, SurgeryStats]":
-        from slamags.surgery import _combine, _stats, gram
+        from slamags.surgery import gram, telemetry, weighted_sum
 
         if len(task_grads) < 1 or any(len(t) != len(task_grads[0]) for t in task_grads):
             raise ValueError(f"{self.spec.name}: every task needs one gradient per shared parameter")
         g = gram(task_grads)
         w = self.weights(g, generator)
-        stats = _stats(g, w)
+        stats = telemetry(g, w)
         stats.weights = w
-        return _combine(task_grads, w, inplace), stats
+        return weighted_sum(task_grads, w, inplace), stats
 
 
 OWN = ("sum", "ags")          # our own combiners (slamags.surgery): the plain sum and adaptive gradient surgery

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import math
 import os
 from importlib import resources
@@ -175,6 +176,9 @@ def _check_combiners(cfg: Config) -> None:
 
     for i, m in enumerate(cfg["pretrain"]["methods"]):
         missing = missing_packages(METHODS[m].combine)
+        if METHODS[m].needs and importlib.util.find_spec("lightly") is None:
+            raise SlamagsError(f"config key pretrain.methods.{i}: {m} needs lightly, not installed; install it "
+                               f"with pip install -e '.[ssl]', or leave {m} out")
         if missing:
             raise SlamagsError(f"config key pretrain.methods.{i}: {m} needs {', '.join(missing)}, not installed; "
                                f"install it with {INSTALL_HINT}, or leave {m} out")

@@ -14,7 +14,7 @@
    effective rank, mean cosine within negative-bag and within positive-bag cells,
    and the held-out linear-probe AUC (``random`` is the shared starting point);
 8. ``paired_delta``: a forest plot of the paired differences of the paper's method
-   minus each baseline (:mod:`slamags.paired`), mean and 95 % hierarchical bootstrap
+   minus each baseline (:mod:`slamags.paired`), mean and 95 % Student-t interval over simulations
    interval, filled where the difference is called;
 """
 
@@ -291,8 +291,8 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
         keep = dict(zip(labels, handles))
         axes[0][-1].legend(keep.values(), keep.keys(), fontsize=6, frameon=False, loc="center left",
                            bbox_to_anchor=(1.0, 0.5))
-    fig.text(0.0, -0.02, "95 % hierarchical bootstrap intervals (bag seeds, then MIL seeds); filled: called "
-             "(interval excludes 0, >= 3 bag seeds); open: not called", fontsize=6)
+    fig.text(0.0, -0.02, "95 % Student-t intervals over simulations (MIL seeds averaged first); filled: called "
+             "(interval excludes 0, >= 3 simulations); open: not called", fontsize=6)
     return save(fig, stem)
 
 

@@ -28,14 +28,33 @@ GROUPS = ("neg", "pos", "all")
 VIEWS = ("centre", "simclr")
 
 
+HEADS = ("shared", "own")
+# the field's self-supervised objectives (lightly's losses, heads and momentum utilities; slamags.selfsup)
+SELFSUP = ("byol", "vicreg", "barlowtwins", "dino", "mocov2")
+
+
 @dataclass(frozen=True)
 class TaskSpec:
-    """One objective: ``loss`` on the ``views`` of the patches of ``group``; logged as ``loss_<name>``."""
+    """One objective: ``loss`` on the ``views`` of the patches of ``group``; logged as ``loss_<name>``.
+
+    ``head``: ``shared``, the encoder's projector (every task of the method projects through it), or
+    ``own``, a projector of the same shape that only this task trains (one head per task). A loss named
+    in :data:`SELFSUP` brings its own heads (and teacher) and ignores ``head``.
+    """
 
     name: str
     group: str
     views: tuple[str, ...]
     loss: str
+    head: str = "shared"
+
+    @property
+    def selfsup(self) -> bool:
+        return self.loss in SELFSUP
+
+    @property
+    def own_head(self) -> bool:
+        return self.head == "own" and not self.selfsup
 
 
 @dataclass(frozen=True)
@@ -67,9 +86,33 @@ class MethodSpec:
     def task_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tasks)
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """Packages beyond the default install (lightly for the field's self-supervised methods)."""
+        return ("lightly",) if any(t.selfsup for t in self.tasks) else ()
+
 
 SIMILARITY = TaskSpec("similarity", "neg", ("centre", "simclr"), "similarity")
 NTXENT_POSITIVES = TaskSpec("ntxent", "pos", ("simclr", "simclr"), "ntxent")
+# the slide-label-aware variants: each changes one thing about the label-aware task (or its head)
+VARIANTS = (
+    ("heads", "one projection head per task on the shared backbone (the head shields the features before it: "
+              "Xue et al., ICLR 2024, arXiv 2403.11391)",
+     (TaskSpec("similarity", "neg", ("centre", "simclr"), "similarity", head="own"),
+      TaskSpec("ntxent", "pos", ("simclr", "simclr"), "ntxent", head="own"))),
+    ("cci", "the pull-together plus a class-conditional InfoNCE term on negative-bag cells, so it cannot reach a "
+            "constant (Chen et al., ICML 2022, arXiv 2204.07596)",
+     (TaskSpec("similarity_cci", "neg", ("centre", "simclr"), "similarity_cci"), NTXENT_POSITIVES)),
+    ("vfloor", "the pull-together plus VICReg's variance floor on the label-aware head (Bardes et al., ICLR 2022)",
+     (TaskSpec("similarity_vfloor", "neg", ("centre", "simclr"), "similarity_vfloor"), NTXENT_POSITIVES)),
+)
+SELFSUP_REFERENCES = {
+    "byol": "BYOL: online prediction of a momentum teacher's projection (Grill et al., NeurIPS 2020)",
+    "vicreg": "VICReg: invariance, variance and covariance terms (Bardes et al., ICLR 2022)",
+    "barlowtwins": "Barlow Twins: cross-correlation of two views towards identity (Zbontar et al., ICML 2021)",
+    "dino": "DINO: self-distillation to a momentum teacher, two global views (Caron et al., ICCV 2021)",
+    "mocov2": "MoCo v2: InfoNCE against a momentum encoder's keys and a memory bank (Chen et al., 2020)",
+}
 
 METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("random", "nothing: the seeded random initialisation (lower bound)"),
@@ -90,8 +133,24 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
 METHODS.update({f"slam_{c.name}": MethodSpec(f"slam_{c.name}", f"similarity + NT-Xent combined by {c.what} ({c.reference})",
                                              (SIMILARITY, NTXENT_POSITIVES), combine=c.name)
                 for c in GRAMIAN.values()})
+for variant, what, tasks in VARIANTS:
+    METHODS.update({m.name: m for m in (
+        MethodSpec(f"slam_{variant}", f"{what}; task gradients summed", tasks, combine="sum"),
+        MethodSpec(f"slam_{variant}_ags", f"{what}; combined by adaptive gradient surgery", tasks, combine="ags"),
+    )})
+# the field's self-supervised methods, on every train cell as simclr (lightly; slamags.selfsup)
+METHODS.update({name: MethodSpec(name, SELFSUP_REFERENCES[name],
+                                 (TaskSpec(name, "all", ("simclr", "simclr"), name),)) for name in SELFSUP})
 METHOD_ORDER = list(METHODS)
 PAPER_METHOD = next(m.name for m in METHODS.values() if m.paper)
+
+
+def ordered(names) -> list[str]:
+    """``names`` (methods) in the method table's order, unknown names last in their given order: the one
+    ordering every table, figure and bench uses."""
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    names = list(dict.fromkeys(names))
+    return sorted(names, key=lambda m: (rank.get(m, len(rank)), names.index(m)))
 
 
 def spec(name: str) -> MethodSpec:

@@ -44,16 +44,17 @@ import torch
 from torch import nn
 
 import slamags
-from slamags import SlamagsError
+from slamags import selfsup
+from slamags.checkpoint import Checkpoint
 from slamags.augment import centre_view, crop_size, random_view
 from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, heldout_auc, measure
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
-from slamags.io import atomic_path, write_parquet
+from slamags.io import write_parquet
 from slamags.losses import LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
-from slamags.model import FEATURE_DIM, Encoder, save_encoder
+from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, save_encoder
 from slamags.combiners import get_combiner
 from slamags.surgery import SurgeryStats
 
@@ -75,16 +76,20 @@ class TrainSettings:
     probe_size: int
     threads: int
     heldout_size: int = 0
+    first_epoch_log_every: int = 0
 
     @classmethod
     def from_config(cls, p: dict[str, Any], method: str) -> "TrainSettings":
         """From the config's ``pretrain`` section (defaults filled by the schema)."""
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
                 "crop_fraction", "seed", "probe_size", "threads")
-        return cls(method=method, heldout_size=int(p.get("heldout_size", 0)), **{k: p[k] for k in keys})
+        return cls(method=method, heldout_size=int(p.get("heldout_size", 0)),
+                   first_epoch_log_every=int(p.get("first_epoch_log_every", 0)), **{k: p[k] for k in keys})
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.__dict__, sort_keys=True).encode()).hexdigest()[:16]
+        """The settings a checkpoint must share to be resumed (step logging changes no weight)."""
+        keep = {k: v for k, v in self.__dict__.items() if k != "first_epoch_log_every"}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -111,6 +116,62 @@ def lr_factor(epoch: int, warmup: int, total: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * (epoch - warmup) / span))
 
 
+@dataclass
+class EpochTelemetry:
+    """Running sums of the combiner's per-step :class:`SurgeryStats` over one epoch, read once at its end."""
+
+    steps: int = 0
+    cosine: torch.Tensor | float = 0.0
+    conflict: torch.Tensor | float = 0.0
+    norm_sum: torch.Tensor | float = 0.0
+    norm_projected: torch.Tensor | float = 0.0
+    weights: torch.Tensor | float = 0.0
+    task_norms: torch.Tensor | float = 0.0
+    norm_ratio: torch.Tensor | float = 0.0
+    cos_min: float | torch.Tensor = 2.0
+
+    def add(self, st: SurgeryStats) -> None:
+        self.steps += 1
+        self.cosine = self.cosine + st.cosine.double()
+        self.conflict = self.conflict + st.conflict.double()
+        self.norm_sum = self.norm_sum + st.norm_sum.double()
+        self.norm_projected = self.norm_projected + st.norm_projected.double()
+        self.weights = self.weights + st.weights.double()
+        self.task_norms = self.task_norms + st.task_norms.double()
+        self.norm_ratio = self.norm_ratio + st.norm_ratio.double()
+        self.cos_min = torch.minimum(torch.as_tensor(self.cos_min, dtype=torch.float64, device=st.cosine.device),
+                                     st.cosine.double())
+
+    def row(self, task_names: tuple[str, ...]) -> dict[str, float]:
+        """Epoch means: ``cos_mean``, ``cos_min``, ``conflict_fraction``, the norms and a weight and norm per task."""
+        if not self.steps:
+            return {}
+        n = self.steps
+        out = {"cos_mean": float(self.cosine) / n, "cos_min": float(self.cos_min),
+               "conflict_fraction": float(self.conflict) / n, "grad_norm_sum": float(self.norm_sum) / n,
+               "grad_norm_projected": float(self.norm_projected) / n}
+        out.update({f"w_{t}": float(v) / n for t, v in zip(task_names, torch.as_tensor(self.weights).tolist())})
+        out.update({f"grad_norm_{t}": float(v) / n for t, v in zip(task_names, torch.as_tensor(self.task_norms).tolist())})
+        out["grad_norm_ratio"] = float(self.norm_ratio) / n
+        return out
+
+
+def step_row(stats: SurgeryStats | None, task_names: tuple[str, ...]) -> dict[str, float]:
+    """One step's combiner telemetry as a row (inside epoch 1: ``pretrain.first_epoch_log_every``)."""
+    if stats is None:
+        return {}
+    row = {"cos": float(stats.cosine), "grad_norm_ratio": float(stats.norm_ratio)}
+    row.update({f"grad_norm_{t}": float(v) for t, v in zip(task_names, stats.task_norms.tolist())})
+    row.update({f"w_{t}": float(v) for t, v in zip(task_names, stats.weights.tolist())})
+    return row
+
+
+def projector() -> nn.Module:
+    """A projection head of the shape of the encoder's (one task's own head)."""
+    return nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
+                         nn.Linear(PROJECTION_DIM, PROJECTION_DIM))
+
+
 class Trainer:
     """One pretraining run; :meth:`run` trains (resuming if a checkpoint exists) and returns the encoder."""
 
@@ -118,9 +179,8 @@ class Trainer:
                  device: torch.device, ckpt: Path | None = None,
                  heldout: tuple[torch.Tensor, np.ndarray] | None = None) -> None:
         self.spec: MethodSpec = spec(s.method)
-        self.s, self.device, self.ckpt = s, device, ckpt
-        self.images = images
-        self.heldout = heldout
+        self.s, self.device, self.images, self.heldout = s, device, images, heldout
+        self.checkpoint = Checkpoint(ckpt, s.digest())
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], s.crop_fraction)
         torch.manual_seed(s.seed)
@@ -129,7 +189,11 @@ class Trainer:
         self.cuda = device.type == "cuda"
         # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
         self.model = self.model.to(memory_format=torch.channels_last)
-        self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else [])
+        self.heads = nn.ModuleDict({t.name: projector() for t in self.spec.tasks if t.own_head}).to(device)
+        self.objectives = nn.ModuleDict({t.name: selfsup.build(t.loss, self.model.backbone)
+                                         for t in self.spec.tasks if t.selfsup}).to(device)
+        extra = [p for p in [*self.heads.parameters(), *self.objectives.parameters()] if p.requires_grad]
+        self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else []) + extra
         self.opt = torch.optim.SGD(self.params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda e: lr_factor(e, s.warmup_epochs, s.epochs))
@@ -139,69 +203,36 @@ class Trainer:
         pos = np.flatnonzero(bag_labels == 1) if self.spec.uses_positives else np.zeros(0, dtype=np.int64)
         neg = np.flatnonzero(bag_labels == 0) if self.spec.uses_negatives else np.zeros(0, dtype=np.int64)
         self.sampler = Batches(pos, neg, s.batch_size)
+        self.steps_per_epoch = max(1, math.ceil((len(pos) + len(neg)) / s.batch_size))
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, s.probe_size, s.seed)
         self.start_epoch = 0
         self.rows: list[dict[str, Any]] = []
-        self._lock_fd: int | None = None
+        self.step_rows: list[dict[str, Any]] = []
 
-    # -- checkpointing ---------------------------------------------------------------
-    def _state(self, epoch: int) -> dict[str, Any]:
-        return {
-            "digest": self.s.digest(), "epoch": epoch, "rows": self.rows,
-            "model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
-            "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-            "gen": [self.gen_sample.get_state(), self.gen_aug.get_state(), self.gen_surgery.get_state()],
-            "torch_rng": torch.get_rng_state(),
-        }
+    # -- checkpointing (the file and its lock: slamags.checkpoint) ---------------------
+    def state(self, epoch: int) -> dict[str, Any]:
+        extra = {"heads": self.heads.state_dict(), "objectives": self.objectives.state_dict()}
+        return {"epoch": epoch, "rows": self.rows, "step_rows": self.step_rows,
+                "model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
+                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "gen": [self.gen_sample.get_state(), self.gen_aug.get_state(), self.gen_surgery.get_state()],
+                "torch_rng": torch.get_rng_state(), **(extra if len(self.heads) + len(self.objectives) else {})}
 
-    def save_checkpoint(self, epoch: int) -> None:
-        if self.ckpt is None:
-            return
-        with atomic_path(self.ckpt) as tmp:
-            torch.save(self._state(epoch), tmp)
-
-    def lock(self) -> None:
-        """Take an exclusive lock on the checkpoint folder for this process's lifetime; refuse a shared one."""
-        if self.ckpt is None:
-            return
-        import fcntl
-
-        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
-        path = self.ckpt.parent / "lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise SlamagsError(f"checkpoint folder {self.ckpt.parent} is in use by another training process "
-                               f"(pid {owner}); wait for it to end or stop it, then rerun") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._lock_fd = fd
-
-    def try_resume(self) -> None:
-        if self.ckpt is None or not self.ckpt.exists():
-            return
-        try:
-            st = torch.load(self.ckpt, map_location=self.device, weights_only=False)
-        except Exception as e:  # noqa: BLE001 - a broken checkpoint means: start again
-            log.warning("pretrain: checkpoint %s unreadable (%s); starting from scratch", self.ckpt, type(e).__name__)
-            return
-        if st.get("digest") != self.s.digest():
-            log.warning("pretrain: checkpoint %s was made with other settings; starting from scratch", self.ckpt)
-            return
+    def restore(self, st: dict[str, Any]) -> None:
         self.model.load_state_dict(st["model"])
         if self.head is not None:
             self.head.load_state_dict(st["head"])
+        if "heads" in st:
+            self.heads.load_state_dict(st["heads"])
+            self.objectives.load_state_dict(st["objectives"])
         self.opt.load_state_dict(st["opt"])
         self.sched.load_state_dict(st["sched"])
         for g, state in zip((self.gen_sample, self.gen_aug, self.gen_surgery), st["gen"]):
             g.set_state(state.cpu())
         torch.set_rng_state(st["torch_rng"].cpu())
-        self.rows = st["rows"]
+        self.rows, self.step_rows = st["rows"], st.get("step_rows", [])
         self.start_epoch = st["epoch"] + 1
-        log.info("pretrain: resumed from %s after epoch %d/%d", self.ckpt, st["epoch"] + 1, self.s.epochs)
+        log.info("pretrain: resumed from %s after epoch %d/%d", self.checkpoint.path, st["epoch"] + 1, self.s.epochs)
 
     # -- one step ------------------------------------------------------------------
     def _view(self, x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -212,7 +243,13 @@ class Trainer:
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
             return self.model(x)
 
-    def _task_loss(self, task: TaskSpec, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[torch.Tensor | None, int]:
+    def _features(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
+            return backbone(x)
+
+    def _task_loss(self, task: TaskSpec, idx_pos: np.ndarray, idx_neg: np.ndarray,
+                   step: int) -> tuple[torch.Tensor | None, int]:
         """The task's loss on this batch (None when its group has no patch here) and its number of views."""
         idx = {"neg": idx_neg, "pos": idx_pos, "all": np.concatenate([idx_pos, idx_neg])}[task.group]
         if len(idx) == 0:
@@ -220,16 +257,24 @@ class Trainer:
         rows = torch.as_tensor(idx, dtype=torch.long)
         x = self.images[rows].to(self.device, non_blocking=True)
         views = [self._view(x, kind) for kind in task.views]
-        h, z = self._forward(torch.cat(views))
         n = len(idx)
+        if task.selfsup:
+            total = self.steps_per_epoch * self.s.epochs
+            return self.objectives[task.name].loss(self._features, self.model.backbone, views, step, total), 2 * n
+        h, z = self._forward(torch.cat(views))
+        if task.own_head:
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
+                z = self.heads[task.name](h)
         out = TaskOutput(h=list(h.split(n)), z=list(z.split(n)), labels=self.bag_labels[rows].to(self.device),
                          head=self.head, temperature=self.s.temperature)
         return LOSSES[task.loss](out), n * len(views)
 
-    def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray) -> tuple[list[torch.Tensor], SurgeryStats | None, int]:
-        """One optimiser step: ``(loss per task, combiner telemetry or None, views processed)``."""
+    def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray,
+             step: int = 0) -> tuple[list[torch.Tensor], SurgeryStats | None, int]:
+        """One optimiser step (``step``: its index in the run): ``(loss per task, combiner telemetry or None,
+        views processed)``."""
         self.opt.zero_grad(set_to_none=True)
-        results = [self._task_loss(task, idx_pos, idx_neg) for task in self.spec.tasks]
+        results = [self._task_loss(task, idx_pos, idx_neg, step) for task in self.spec.tasks]
         losses = [loss for loss, _ in results]
         stats = None
         if self.spec.combine == "single":
@@ -245,84 +290,107 @@ class Trainer:
             for p, g in zip(self.params, combined):
                 p.grad = g
         self.opt.step()
+        for objective in self.objectives.values():
+            objective.after_step(self.model.backbone, step + 1, self.steps_per_epoch * self.s.epochs)
         zero = torch.zeros((), device=self.device)
         return [loss.detach() if loss is not None else zero for loss in losses], stats, sum(n for _, n in results)
 
-    def monitor(self) -> dict[str, float]:
-        """Collapse numbers of the fixed probe set (eval mode, centre views, no gradient, no random draw)."""
+    def monitor(self, heldout: bool = True) -> dict[str, float]:
+        """Collapse numbers of the fixed probe set (eval mode, centre views, no gradient, no random draw): the
+        shared projector's, and ``neg_mean_cos_<task>`` etc. of every head a task has of its own."""
         was_training = self.model.training
         self.model.eval()
+        self.heads.eval()
+        self.objectives.eval()
         try:
             def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
                 return self._forward(centre_view(x.to(self.device), self.crop))
 
-            out = measure(forward, self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
-                          self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)])
-            if self.heldout is not None:
+            neg = self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)]
+            pos = self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)]
+            out = measure(forward, neg, pos)
+            own = {**dict(self.heads.items()), **{k: o.projection for k, o in self.objectives.items()}}
+            for name, head in own.items():
+                def through(x: torch.Tensor, head: nn.Module = head) -> tuple[torch.Tensor, torch.Tensor]:
+                    h, _ = forward(x)
+                    return h, head(h.float())
+
+                per_head = measure(through, neg, pos)
+                out.update({f"{k}_{name}": per_head[k] for k in ("neg_mean_cos", "pos_mean_cos", "uniformity")})
+            if heldout and self.heldout is not None:
                 out[HELDOUT_COLUMN] = heldout_auc(forward, *self.heldout)
             return out
         finally:
             self.model.train(was_training)
+            self.heads.train(was_training)
+            self.objectives.train(was_training)
 
     # -- the loop ------------------------------------------------------------------
+    def run_epoch(self, epoch: int) -> dict[str, Any]:
+        """Train one epoch; its row of ``metrics.parquet`` (losses, throughput, telemetry, collapse)."""
+        names = self.spec.task_names
+        self.model.train()
+        t0 = time.perf_counter()
+        sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
+        telemetry = EpochTelemetry()
+        n_img = steps = 0
+        every = self.s.first_epoch_log_every if epoch == 0 else 0
+        for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
+            losses, stats, views = self.step(idx_pos, idx_neg, epoch * self.steps_per_epoch + steps)
+            sums += torch.stack([loss.double() for loss in losses])
+            if stats is not None:
+                telemetry.add(stats)
+            n_img += views
+            steps += 1
+            if every and (steps % every == 0 or steps == 1):
+                self.step_rows.append({"step": steps, **{f"loss_{t}": float(v) for t, v in zip(names, losses)},
+                                       **step_row(stats, names), **self.monitor()})
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+        secs = time.perf_counter() - t0
+        lr = self.opt.param_groups[0]["lr"]
+        self.sched.step()
+        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
+                               "steps": steps}
+        row.update({f"loss_{name}": v for name, v in zip(names, (sums / max(steps, 1)).tolist())})
+        row.update(telemetry.row(names))
+        row.update(self.monitor())
+        return row
+
     def run(self) -> Encoder:
         if not self.spec.trains:
             self.rows = [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0, **self.monitor()}]
             return self.model
-        self.lock()
-        self.try_resume()
-        names = self.spec.task_names
+        self.checkpoint.lock()
+        state = self.checkpoint.load(self.device)
+        if state is not None:
+            self.restore(state)
         for epoch in range(self.start_epoch, self.s.epochs):
-            self.model.train()
-            t0 = time.perf_counter()
-            sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
-            tele = torch.zeros(4 + len(names), device=self.device, dtype=torch.float64)
-            cos_min = torch.full((), 2.0, device=self.device, dtype=torch.float64)
-            n_img = steps = 0
-            for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
-                losses, st, views = self.step(idx_pos, idx_neg)
-                sums += torch.stack([l.double() for l in losses])
-                if st is not None:
-                    tele += torch.cat([torch.stack([st.cosine, st.conflict, st.norm_sum, st.norm_projected]).double(),
-                                       st.weights.double()])
-                    cos_min = torch.minimum(cos_min, st.cosine.double())
-                n_img += views
-                steps += 1
-            if self.cuda:
-                torch.cuda.synchronize(self.device)
-            secs = time.perf_counter() - t0
-            lr = self.opt.param_groups[0]["lr"]
-            self.sched.step()
-            row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
-                                   "steps": steps}
-            mean = (sums / max(steps, 1)).tolist()
-            for name, v in zip(names, mean):
-                row[f"loss_{name}"] = v
-            if self.spec.combine != "single":
-                t = (tele / max(steps, 1)).tolist()
-                row.update(cos_mean=t[0], cos_min=float(cos_min), conflict_fraction=t[1],
-                           grad_norm_sum=t[2], grad_norm_projected=t[3])
-                row.update({f"w_{name}": v for name, v in zip(names, t[4:])})
-            row.update(self.monitor())
+            row = self.run_epoch(epoch)
             self.rows.append(row)
-            self.save_checkpoint(epoch)
-            extra = ""
-            if "cos_mean" in row:
-                extra = (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f}"
-                         f" conflict {row['conflict_fraction']:.0%} weights "
-                         + " ".join(f"{n}={row[f'w_{n}']:.2f}" for n in names))
-            if HELDOUT_COLUMN in row:
-                extra += f" held-out probe AUC {row[HELDOUT_COLUMN]:.3f}"
-            log.info("pretrain %s epoch %d/%d: %s lr %.2e %.0f images/s %.1f s | neg cos %.3f pos cos %.3f "
-                     "eff. rank %.1f%s", self.s.method, epoch + 1, self.s.epochs,
-                     " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_")), lr, row["images_per_s"],
-                     secs, row["neg_mean_cos"], row["pos_mean_cos"], row["effective_rank"], extra)
+            self.checkpoint.save(self.state(epoch))
+            log.info("pretrain %s epoch %d/%d: %s", self.s.method, epoch + 1, self.s.epochs, progress_line(row))
         return self.model
+
+
+def progress_line(row: dict[str, Any]) -> str:
+    """The per-epoch log line: losses, lr, images/s, collapse numbers and the combiner's telemetry."""
+    text = " ".join(f"{k}={row[k]:.4f}" for k in row if k.startswith("loss_"))
+    text += (f" lr {row['lr']:.2e} {row['images_per_s']:.0f} images/s {row['seconds']:.1f} s | neg cos "
+             f"{row['neg_mean_cos']:.3f} pos cos {row['pos_mean_cos']:.3f} eff. rank {row['effective_rank']:.1f}")
+    if "cos_mean" in row:
+        weights = " ".join(f"{k[2:]}={v:.2f}" for k, v in row.items() if k.startswith("w_"))
+        text += (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f} conflict "
+                 f"{row['conflict_fraction']:.0%} |g1|/|g2| {row['grad_norm_ratio']:.2f} weights {weights}")
+    if HELDOUT_COLUMN in row:
+        text += f" held-out probe AUC {row[HELDOUT_COLUMN]:.3f}"
+    return text
 
 
 def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str, method: str,
                     out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
-                    ids: dict[str, Any] | None = None, index_path: str | None = None) -> None:
+                    ids: dict[str, Any] | None = None, index_path: str | None = None,
+                    out_steps: str | None = None) -> None:
     """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
 
     ``pretrain`` is the config's ``pretrain`` section.
@@ -372,9 +440,9 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
                        "device": str(device), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
     }
     write_parquet(pd.DataFrame(trainer.rows).assign(method=method, **(ids or {})), out_metrics)
+    if out_steps is not None:
+        write_parquet(pd.DataFrame(trainer.step_rows, columns=None if trainer.step_rows else ["step"])
+                      .assign(method=method, **(ids or {})), out_steps)
     save_encoder(model, meta, out_encoder)
-    if ckpt is not None:
-        for f in (ckpt, ckpt.parent / "lock"):
-            if f.exists():
-                os.remove(f)
+    trainer.checkpoint.remove()
     log.info("pretrain %s: wrote %s", method, out_encoder)

@@ -9,12 +9,12 @@ Tables (``results/tables/``):
   bag seeds x MIL seeds, with ``n`` runs per cell, the best mean per column in bold,
   one table per MIL model;
 - ``paired.{csv,md}``: the paper's method minus each baseline, paired by bag seed and MIL
-  seed, with hierarchical bootstrap intervals (:mod:`slamags.paired`);
+  seed, with Student-t intervals over simulations (:mod:`slamags.paired`);
 - ``representation.{csv,md}``: the representation endpoint, one row per (witness rate,
   method): the linear-probe AUC of abnormal vs normal test cells of the final encoder, and
   the held-out learning curve's last value, each as a mean over bag simulations with a
   Student-t 95 % interval, and the paired difference to the paper's method over simulations
-  (bootstrap interval, called by :func:`slamags.paired.is_called`).
+  (t-interval over simulations, called by :func:`slamags.paired.is_called`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pandas as pd
 
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import METHOD_ORDER
-from slamags.paired import hierarchical_bootstrap_ci, is_called, paired_differences, paired_markdown, t_interval
+from slamags.paired import is_called, paired_differences, paired_markdown, simulation_interval, t_interval
 
 log = logging.getLogger(__name__)
 METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
@@ -73,11 +73,10 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None,
-                 n_boot: int = 2000) -> set[tuple[str, float, str, str]]:
+def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> set[tuple[str, float, str, str]]:
     """(mil, wr, metric, method) of the cells drawn bold: the best mean of a column, and only where that
     method's paired difference to every other method of the column is *called* by the rule of
-    :mod:`slamags.paired` (hierarchical 95 % interval above 0, at least 3 bag seeds). Without ``runs``
+    :mod:`slamags.paired` (95 % t-interval over simulations above 0, at least 3 of them). Without ``runs``
     (no pairs to judge by) nothing is bold. Ties are never bold."""
     best: set[tuple[str, float, str, str]] = set()
     if runs is None or runs.empty:
@@ -91,7 +90,7 @@ def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None,
             if len(top) != 1:
                 continue
             sub = runs[(runs["mil"] == mil) & (runs["wr"] == wr)]
-            p = paired_differences(sub, ours=top[0], metrics=[col], n_boot=n_boot)
+            p = paired_differences(sub, ours=top[0], metrics=[col])
             others = set(df["method"]) - {top[0]}
             if others and set(p.loc[p["called"] & (p["mean_diff"] > 0), "baseline"]) >= others:
                 best.add((mil, wr, col, top[0]))
@@ -153,8 +152,8 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
             f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
             f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
             f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag). Bold: the best "
-            "mean of a column, only where its paired difference to every other method is called (hierarchical "
-            "95 % bootstrap interval above 0 over at least 3 bag seeds, as in paired.md); otherwise no cell is "
+            "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
+            "over simulations above 0, at least 3 simulations, as in paired.md); otherwise no cell is "
             "bold." + (f" {note}" if note else "") + "\n")
     return "\n\n".join(parts) + "\n" + text
 
@@ -258,10 +257,10 @@ def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[s
                         f"{col}_t_high": hi})
             ours = per_sim[(per_sim["wr"] == wr) & (per_sim["method"] == PAPER_METHOD)].set_index("seed")[col]
             mine = df.set_index("seed")[col]
-            d = (ours - mine).dropna().to_numpy() if method != PAPER_METHOD else np.zeros(0)
-            dlo, dhi = hierarchical_bootstrap_ci([np.array([x]) for x in d])
-            row.update({f"{col}_diff": float(d.mean()) if len(d) else float("nan"), f"{col}_diff_low": dlo,
-                        f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, len(d))})
+            d = (ours - mine).dropna() if method != PAPER_METHOD else pd.Series(dtype=float)
+            dmean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
+            row.update({f"{col}_diff": dmean, f"{col}_diff_low": dlo,
+                        f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, n)})
         rows.append(row)
     out = pd.DataFrame(rows)
     order = {m: i for i, m in enumerate(METHOD_ORDER)}
@@ -297,7 +296,8 @@ def representation_markdown(table: pd.DataFrame) -> str:
             "normal (true cell labels); held-out AUC = the same probe on the backbone features of cells outside "
             "every train bag after the last pretraining epoch. Both are diagnostics, never used for training or "
             "selection. Mean over bag seeds with a Student-t 95 % interval; the difference is paired by bag seed, "
-            f"with a percentile-bootstrap interval over seeds; bold: it excludes 0 and rests on at least 3 seeds.\n")
+            "with a Student-t 95 % interval over the simulations' differences; bold: it excludes 0 and rests on "
+            "at least 3 simulations.\n")
     return "\n".join(lines) + "\n" + note
 
 

@@ -12,6 +12,12 @@ and sums ``g_pc = sum_i g_i'``. AGS then rescales the result to the norm of the
 plain sum, ``g = g_pc * |sum_i g_i| / |g_pc|``, so surgery changes the direction
 of the step and not its size.
 
+With two tasks of equal norm the direction does not change either: if ``|g_1| = |g_2|``
+and ``c = cos(g_1, g_2) < 0``, PCGrad gives ``g_1' + g_2' = (1 - c)(g_1 + g_2)``, parallel
+to the plain sum, and the rescaling returns exactly ``g_1 + g_2``. Surgery can only act
+where the task-gradient norms differ; :class:`SurgeryStats` records both norms
+(``task_norms``) and their ratio every step so that a run shows whether it did.
+
 Every ``g_i'`` is a linear combination of the original gradients,
 ``g_i' = sum_k A_ik g_k``, and every dot product it needs is an entry of the
 Gram matrix ``G_jk = g_j . g_k``. So the whole surgery is done on the ``T x T``
@@ -40,7 +46,15 @@ class SurgeryStats:
     conflict: torch.Tensor        # 1.0 where g_1 . g_2 < 0
     norm_sum: torch.Tensor        # |sum_i g_i|, the norm the result is rescaled to
     norm_projected: torch.Tensor  # |g_pc| before rescaling (|sum_k w_k g_k| for a weighting)
+    task_norms: torch.Tensor      # (T,) |g_i|, each task gradient's norm
     weights: torch.Tensor | None = None  # (T,) the step's weight of each task gradient, after any rescaling
+
+    @property
+    def norm_ratio(self) -> torch.Tensor:
+        """|g_1| / |g_2|: 1 means surgery rescaled to the sum's norm is the plain sum (two tasks)."""
+        if self.task_norms.shape[0] < 2:
+            return torch.ones((), dtype=self.task_norms.dtype, device=self.task_norms.device)
+        return self.task_norms[0] / (self.task_norms[1] + EPS)
 
 
 CHUNK = 4096
@@ -110,7 +124,7 @@ def pcgrad_coefficients(g: torch.Tensor, order: list[list[int]]) -> torch.Tensor
     return torch.stack(rows)
 
 
-def _stats(g: torch.Tensor, w: torch.Tensor) -> SurgeryStats:
+def telemetry(g: torch.Tensor, w: torch.Tensor) -> SurgeryStats:
     """Telemetry of combining the gradients with Gram matrix ``g`` by weights ``w`` (before rescaling)."""
     ones = torch.ones(g.shape[0], dtype=g.dtype, device=g.device)
     norm_sum = torch.sqrt(torch.clamp(ones @ g @ ones, min=0.0))
@@ -120,10 +134,10 @@ def _stats(g: torch.Tensor, w: torch.Tensor) -> SurgeryStats:
         conflict = (g[0, 1] < 0).to(g.dtype)
     else:
         cos, conflict = torch.ones((), dtype=g.dtype, device=g.device), torch.zeros((), dtype=g.dtype, device=g.device)
-    return SurgeryStats(cos, conflict, norm_sum, norm_combined)
+    return SurgeryStats(cos, conflict, norm_sum, norm_combined, torch.sqrt(torch.clamp(torch.diagonal(g), min=0.0)))
 
 
-def _combine(task_grads: list[Grads], coef: torch.Tensor, inplace: bool) -> Grads:
+def weighted_sum(task_grads: list[Grads], coef: torch.Tensor, inplace: bool) -> Grads:
     """``sum_k coef[k] * g_k`` per parameter with fused multi-tensor ops (into ``g_0`` when ``inplace``)."""
     grads = task_grads if inplace else [[x.clone() for x in gs] for gs in task_grads]
     c = coef.to(grads[0][0].dtype)
@@ -154,10 +168,10 @@ def adaptive_gradient_surgery(task_grads: list[Grads], generator: torch.Generato
         perm = torch.randperm(len(others), generator=generator).tolist() if others else []
         order.append([others[k] for k in perm])
     w = pcgrad_coefficients(g, order).sum(0)
-    stats = _stats(g, w)
+    stats = telemetry(g, w)
     coef = w * (stats.norm_sum / (stats.norm_projected + EPS))
     stats.weights = coef
-    return _combine(task_grads, coef, inplace), stats
+    return weighted_sum(task_grads, coef, inplace), stats
 
 
 def plain_sum(task_grads: list[Grads], generator: torch.Generator | None = None,
@@ -165,10 +179,10 @@ def plain_sum(task_grads: list[Grads], generator: torch.Generator | None = None,
     """The ablation without surgery (``slam``): ``g = sum_i g_i``, with the same telemetry (``generator`` unused)."""
     g = gram(task_grads)
     ones = torch.ones(g.shape[0], dtype=g.dtype, device=g.device)
-    stats = _stats(g, ones)
+    stats = telemetry(g, ones)
     stats.weights = ones
-    return _combine(task_grads, ones, inplace), stats
+    return weighted_sum(task_grads, ones, inplace), stats
 
 
-# our own combiners by name; every combiner, TorchJD's included: slamags.combiners.COMBINERS
+# our own combiners by name; the one registry of every combiner, TorchJD's included: slamags.combiners.get_combiner
 COMBINERS = {"sum": plain_sum, "ags": adaptive_gradient_surgery}

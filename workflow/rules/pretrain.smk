@@ -6,6 +6,7 @@ rule pretrain:
     output:
         encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
         metrics="results/pretrain/wr{wr}/seed{seed}/{method}/metrics.parquet",
+        steps="results/pretrain/wr{wr}/seed{seed}/{method}/steps.parquet",
     log:
         "results/logs/pretrain/wr{wr}_seed{seed}_{method}.log",
     benchmark:

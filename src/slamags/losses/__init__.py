@@ -1,4 +1,5 @@
-"""Pretraining losses, one per module: NT-Xent, SupCon, the similarity objective, weak supervision.
+"""Pretraining losses, one per module: NT-Xent, SupCon, the similarity objective (alone, with a
+class-conditional InfoNCE term, with a variance floor), weak supervision.
 
 :data:`LOSSES` maps the loss names of the method table (:mod:`slamags.methods`) to
 functions of a task's :class:`TaskOutput`.
@@ -11,9 +12,11 @@ from typing import Callable
 
 import torch
 
+from slamags.losses.class_conditional import class_conditional_pull
 from slamags.losses.ntxent import nt_xent
 from slamags.losses.similarity import similarity_loss
 from slamags.losses.supcon import supcon
+from slamags.losses.variance import similarity_with_variance_floor
 from slamags.losses.weak import weak_bag_ce
 
 
@@ -40,6 +43,9 @@ LOSSES: dict[str, Callable[[TaskOutput], torch.Tensor]] = {
     "ntxent": lambda o: nt_xent(o.z[0], o.z[1], o.temperature),
     "supcon_bag": lambda o: supcon(o.z[0], o.z[1], o.labels, o.temperature),
     "weak_ce": _weak,
+    "similarity_cci": lambda o: class_conditional_pull(o.z[0], o.z[1], o.temperature),
+    "similarity_vfloor": lambda o: similarity_with_variance_floor(o.z[0], o.z[1], o.temperature),
 }
 
-__all__ = ["LOSSES", "TaskOutput", "nt_xent", "supcon", "similarity_loss", "weak_bag_ce"]
+__all__ = ["LOSSES", "TaskOutput", "class_conditional_pull", "nt_xent", "similarity_loss",
+           "similarity_with_variance_floor", "supcon", "weak_bag_ce"]
