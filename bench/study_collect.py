@@ -66,28 +66,45 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
 
 
 def redraw(dest: Path) -> list[str]:
-    """Redraw, with this checkout's figure code, every figure whose data ``dest`` holds: F1 and Top-K against
-    the witness rate, the forest plot, the collapse monitor (all simulations at the lowest rate) and, for the
-    first simulation at that rate, the losses and the gradient conflict. The gallery and the PCA need the
-    cells and embeddings, which are not kept, so they stay as the run drew them."""
+    """Recompute, with this checkout's code, every table and figure whose data ``dest`` holds: the paired
+    differences and the representation endpoint (intervals over simulations), F1 and Top-K against the witness
+    rate, the forest plot, the collapse monitor (all simulations at the lowest rate) and, for the first
+    simulation at that rate, the losses and the gradient conflict. The gallery and the PCA need the cells and
+    embeddings, which are not kept, so they stay as the run drew them. No encoder is retrained."""
     import tempfile
 
     from slamags import figures
+    from slamags.paired import paired_differences, paired_markdown
+    from slamags.report import representation_markdown, representation_table
 
-    runs = pd.read_parquet(dest / "all_runs.parquet")
+    info = json.loads((dest / "run.json").read_text())
+    bag_size, top_k, batch = info["bags"]["bag_size"], info["mil"]["top_k"], info["pretrain"]["batch_size"]
     pm = pd.read_parquet(dest / "pretrain_metrics.parquet")
+    drawn = []
+    if (dest / "probe.csv").exists():
+        rep = representation_table(pd.read_csv(dest / "probe.csv"), pm)
+        rep.to_csv(dest / "representation.csv", index=False)
+        (dest / "representation.md").write_text(representation_markdown(rep))
+        drawn += ["representation.csv", "representation.md"]
     low = pm[pm["wr"] == pm["wr"].min()]
     first = low[low["seed"] == low["seed"].min()]
     per_method = {m: d.sort_values("epoch").reset_index(drop=True) for m, d in first.groupby("method", sort=False)}
-    drawn = []
+    rate = f"witness rate {float(low['wr'].iloc[0]) * 100:g} %"
+    context = f"{rate}, bag simulation (seed) {int(first['seed'].iloc[0])}"
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"))
-        figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"))
-        figures.paired_delta(pd.read_csv(dest / "paired.csv"), str(t / "paired_delta"))
-        figures.collapse(low, str(t / "collapse"))
-        figures.pretrain_loss(per_method, str(t / "pretrain_loss"))
-        figures.gradient_conflict(per_method, str(t / "gradient_conflict"))
+        if (dest / "all_runs.parquet").exists():
+            runs = pd.read_parquet(dest / "all_runs.parquet")
+            paired = paired_differences(runs)
+            paired.to_csv(dest / "paired.csv", index=False)
+            (dest / "paired.md").write_text(paired_markdown(paired))
+            drawn += ["paired.csv", "paired.md"]
+            figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"), bag_size, top_k)
+            figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"), bag_size, top_k)
+            figures.paired_delta(paired, str(t / "paired_delta"))
+        figures.collapse(low, str(t / "collapse"), rate)
+        figures.pretrain_loss(per_method, str(t / "pretrain_loss"), context, batch)
+        figures.gradient_conflict(per_method, str(t / "gradient_conflict"), context)
         for png in sorted(t.glob("*.png")):
             shutil.copy(png, dest / png.name)
             drawn.append(png.name)

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from slamags.methods import METHOD_ORDER
+from slamags.methods import ordered
 from slamags.paired import t_interval
 
 
@@ -40,11 +40,6 @@ def chance(bag_size: int, top_k: int) -> dict[str, str]:
     Top-K recall of K cells drawn at random = K / bag size (whatever the number of witnesses)."""
     return {"bag_auc": "0.500", "bag_f1": "0.500 (coin) / 0.667 (all positive)",
             "topk_recall": f"{top_k / bag_size:.3f}"}
-
-
-def ordered(methods) -> list[str]:
-    ms = list(dict.fromkeys(methods))
-    return [m for m in METHOD_ORDER if m in ms] + [m for m in ms if m not in METHOD_ORDER]
 
 
 def bag_level(runs: pd.DataFrame, bag_size: int, top_k: int) -> str:

@@ -1,6 +1,7 @@
 """Figures show what they claim to show: checked on the drawn matplotlib objects."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from slamags.figures import embedding_pca_figure, gradient_conflict_figure, metric_vs_wr_figure, pretrain_loss_figure
@@ -47,7 +48,23 @@ def test_metric_vs_wr_bars_stay_in_the_metric_range_and_wr_is_not_a_log_axis():
             y = np.asarray(line.get_ydata() if hasattr(line, "get_ydata") else np.asarray(line)[:, 1], float)
             assert (y >= 0).all() and (y <= 1).all()
     labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
-    assert labels == ["random (n=3)", "simclr (n=3)", "slam_ags (n=3)"]
+    assert labels == ["random (n=3 sims)", "simclr (n=3 sims)", "slam_ags (n=3 sims)", "chance"]
+
+
+def test_metric_vs_wr_counts_simulations_not_runs_and_draws_chance():
+    """Three MIL seeds of one simulation are one simulation; chance per rate: 0.5 for F1, K/bag size for
+    Top-K recall while a bag holds no more witnesses than K, the witness share beyond."""
+    from slamags.figures import chance_level
+
+    runs = pd.concat([_runs(np.random.default_rng(2)).assign(mil_seed=k) for k in range(3)], ignore_index=True)
+    fig = metric_vs_wr_figure(runs, "topk_recall", "Top-K recall", bag_size=40, top_k=5)
+    labels = [t.get_text() for t in fig.axes[-1].get_legend().get_texts()]
+    assert labels[0] == "random (n=3 sims)"
+    chance = sorted({round(float(y), 6) for c in fig.axes[0].collections for seg in c.get_segments()
+                     for y in np.asarray(seg)[:, 1] if len(seg) == 2 and seg[0][1] == seg[1][1] and seg[0][0] != seg[1][0]})
+    assert chance == [0.125]                                          # 5 of 40 at 4 and at 2 witnesses
+    assert chance_level("topk_recall", 0.25, 40, 5) == pytest.approx(0.25)   # 10 witnesses > K: w / n
+    assert chance_level("bag_f1", 0.05) == 0.5 and chance_level("instance_auc", 0.05) is None
 
 
 def _metrics(methods=("similarity", "slam_ags")):

@@ -154,13 +154,17 @@ def _cli_pretrain(cfg_path, bags, dataset, out, ckpt, method="slam_ags"):
             "--metrics", str(out / "metrics.parquet"), "--ckpt-dir", str(ckpt)]
 
 
-@pytest.mark.parametrize("method", ["slam_ags", "slam_pcgrad"])
+@pytest.mark.parametrize("method", ["slam_ags", "slam_pcgrad", "byol"])
 def test_sigkilled_training_resumes_to_bit_equal_weights(method, tiny_dataset, tmp_path):
     """Kill a real training process mid-epoch; the rerun resumes and ends equal to an uninterrupted run.
 
-    ``slam_pcgrad`` is TorchJD's PCGrad weighting, which draws its task order from random numbers."""
+    ``slam_pcgrad`` is TorchJD's PCGrad weighting, which draws its task order from random numbers (with two
+    tasks the order cannot change the step: the three-task test below is the one that sees it); ``byol``
+    has a momentum teacher, whose weights must come back from the checkpoint."""
     import yaml
 
+    if METHODS[method].needs:
+        pytest.importorskip("lightly")
     cfg = load_config("tiny.yaml", pretrain={"epochs": 6, "batch_size": 16, "threads": 1})
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
@@ -203,3 +207,79 @@ def test_sigkilled_training_resumes_to_bit_equal_weights(method, tiny_dataset, t
     pd.testing.assert_frame_equal(m.drop(columns=["seconds", "images_per_s"]),
                                   pd.read_parquet(ref / "metrics.parquet").drop(columns=["seconds", "images_per_s"]))
     assert not ckpt.exists()  # the checkpoint is removed once the outputs exist
+
+
+# one method per combiner (ours and TorchJD's), plus the variant whose tasks have heads of their own
+COMBINED = list({METHODS[m].combine: m for m in reversed(METHODS) if METHODS[m].combine != "single"}.values())
+COMBINED += ["slam_heads_ags"]
+
+
+@pytest.mark.parametrize("method", COMBINED)
+def test_one_step_is_minus_lr_times_the_weighted_task_gradients(method, train_set):
+    """With momentum 0 and weight decay 0, one trainer step moves every parameter by -lr * sum_k w_k g_k, with
+    w the step's recorded weights and g_k each task's gradient recomputed from the same batch and views."""
+    torch.set_num_threads(2)
+    images, labels = train_set
+    tr = Trainer(settings(method, momentum=0.0, weight_decay=0.0, lr=0.05), images, labels, torch.device("cpu"))
+    idx_pos, idx_neg = tr.sampler.epoch(tr.gen_sample)[0]
+    start = [p.detach().clone() for p in tr.params]
+    buffers = {k: v.clone() for k, v in tr.model.state_dict().items() if not k.endswith(("weight", "bias"))}
+    aug = tr.gen_aug.get_state()
+    _, stats, _ = tr.step(idx_pos, idx_neg)
+    after = [p.detach().clone() for p in tr.params]
+    # the same batch again, from the same parameters, buffers and augmentation draws
+    with torch.no_grad():
+        for p, v in zip(tr.params, start):
+            p.copy_(v)
+    tr.model.load_state_dict({**tr.model.state_dict(), **buffers})
+    tr.gen_aug.set_state(aug)
+    grads = []
+    for task in tr.spec.tasks:
+        loss, _ = tr._task_loss(task, idx_pos, idx_neg, 0)
+        gs = torch.autograd.grad(loss, tr.params, allow_unused=True)
+        grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, tr.params)])
+    w = stats.weights.double()
+    for k, (p0, p1) in enumerate(zip(start, after)):
+        expected = p0.double() - 0.05 * sum(w[t] * grads[t][k].double() for t in range(len(grads)))
+        assert torch.allclose(p1.double(), expected, rtol=1e-4, atol=1e-7), (method, k)
+    assert not torch.allclose(torch.cat([a.flatten() for a in after]), torch.cat([s.flatten() for s in start]))
+
+
+def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_path, monkeypatch):
+    """With three tasks PCGrad draws a task order per task and step from the surgery's generator. Stopped after
+    epoch 2 and resumed, the run ends bit-equal to an uninterrupted one, and with every generator (batches,
+    views, surgery) in the same state, so the next draw would match too. A resume that does not restore the
+    surgery's generator ends in another state, which the same comparison sees."""
+    from slamags.methods import MethodSpec, TaskSpec
+
+    three = MethodSpec("three_ags", "three tasks combined by AGS",
+                       (TaskSpec("similarity", "neg", ("centre", "simclr"), "similarity"),
+                        TaskSpec("ntxent", "pos", ("simclr", "simclr"), "ntxent"),
+                        TaskSpec("ntxent_neg", "neg", ("simclr", "simclr"), "ntxent")), combine="ags")
+    monkeypatch.setitem(METHODS, three.name, three)
+    torch.set_num_threads(2)
+    images, labels = train_set
+
+    def trainer(ckpt=None):
+        return Trainer(settings(three.name, epochs=4, batch_size=32), images, labels, torch.device("cpu"), ckpt)
+
+    uninterrupted = trainer()
+    reference = uninterrupted.run().state_dict()
+    ckpt = tmp_path / "ckpt" / "last.pt"
+    first = trainer(ckpt)
+    for epoch in range(2):
+        first.rows.append(first.run_epoch(epoch))
+        first.checkpoint.save(first.state(epoch))
+    second = trainer(ckpt)
+    resumed = second.run().state_dict()
+    assert all(torch.equal(v, resumed[k]) for k, v in reference.items())
+    for a, b in ((uninterrupted.gen_surgery, second.gen_surgery), (uninterrupted.gen_aug, second.gen_aug),
+                 (uninterrupted.gen_sample, second.gen_sample)):
+        assert torch.equal(a.get_state(), b.get_state())
+
+    broken = trainer(ckpt)
+    broken.restore(broken.checkpoint.load(torch.device("cpu")))
+    broken.gen_surgery.manual_seed(12345)                 # the defect: a surgery generator not restored
+    for epoch in range(broken.start_epoch, 4):
+        broken.rows.append(broken.run_epoch(epoch))
+    assert not torch.equal(broken.gen_surgery.get_state(), uninterrupted.gen_surgery.get_state())

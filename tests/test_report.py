@@ -90,4 +90,5 @@ def test_representation_endpoint_over_simulations(tmp_path):
     assert t.loc["simclr", "probe_auc_diff"] == pytest.approx(-0.10)            # slam_ags - simclr, per seed
     assert t.loc["simclr", "probe_auc_diff_called"] and not t.loc["random", "probe_auc_diff_called"]
     md = representation_markdown(representation(probes, metrics))
-    assert "**-0.100 [-0.110, -0.090]**" in md and "| 5 % | simclr | 3 |" in md
+    d_half = 4.302653 * pd.Series([-0.10, -0.11, -0.09]).std() / 3 ** 0.5       # t-interval of the 3 differences
+    assert f"**-0.100 [{-0.10 - d_half:+.3f}, {-0.10 + d_half:+.3f}]**" in md and "| 5 % | simclr | 3 |" in md

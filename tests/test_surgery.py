@@ -167,3 +167,35 @@ def test_strongly_conflicting_float32_gradients_agree_with_float64_reference():
     got = flat(out).double()
     assert (got - ref).norm() / ref.norm() < 1e-5
     assert st.cosine.item() == pytest.approx(cos, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_surgery_is_the_plain_sum_when_the_two_task_norms_are_equal(seed):
+    """|g1| = |g2| and cos < 0: PCGrad gives (1 - cos)(g1 + g2), and rescaling to the sum's norm returns g1 + g2
+    exactly. The telemetry records equal norms (ratio 1) and unit weights."""
+    rng = np.random.default_rng(seed)
+    g1 = rng.normal(size=50)
+    g2 = -0.6 * g1 + rng.normal(size=50) * 0.5                       # conflicting
+    g2 *= np.linalg.norm(g1) / np.linalg.norm(g2)                      # equal norms
+    out, st = adaptive_gradient_surgery([[torch.tensor(g1)], [torch.tensor(g2)]])
+    assert st.conflict.item() == 1.0
+    assert flat(out).numpy() == pytest.approx(g1 + g2, abs=1e-9)
+    assert st.norm_ratio.item() == pytest.approx(1.0) and st.weights.numpy() == pytest.approx([1.0, 1.0])
+    assert st.task_norms.numpy() == pytest.approx([np.linalg.norm(g1)] * 2)
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.5, 2.0])
+def test_surgery_changes_the_step_when_the_task_norms_differ(ratio):
+    """The converse: the same conflicting directions at unequal norms give a step that is not parallel to the
+    plain sum (the weaker task's share grows), while its norm stays the sum's."""
+    rng = np.random.default_rng(1)
+    g1 = rng.normal(size=50)
+    g2 = -0.6 * g1 + rng.normal(size=50) * 0.5
+    g2 *= ratio * np.linalg.norm(g1) / np.linalg.norm(g2)
+    out, st = adaptive_gradient_surgery([[torch.tensor(g1)], [torch.tensor(g2)]])
+    step, plain = flat(out).numpy(), g1 + g2
+    assert np.linalg.norm(step) == pytest.approx(np.linalg.norm(plain))
+    assert step @ plain / np.linalg.norm(step) / np.linalg.norm(plain) < 0.999
+    assert st.norm_ratio.item() == pytest.approx(1 / ratio)
+    w = st.weights.numpy()
+    assert (w[1] > w[0]) == (ratio < 1)                               # the smaller gradient weighs more

@@ -134,16 +134,18 @@ class TorchJDCombiner:
         return weighted_sum(task_grads, w, inplace), stats
 
 
-OWN = ("sum", "ags")          # our own combiners (slamags.surgery): the plain sum and adaptive gradient surgery
+# our own combiners: name -> function of slamags.surgery (the plain sum and adaptive gradient surgery)
+OURS = {"sum": "plain_sum", "ags": "adaptive_gradient_surgery"}
+NAMES = (*OURS, *GRAMIAN)     # every combiner a method may name: the one registry
 _TORCHJD = {n: TorchJDCombiner(c) for n, c in GRAMIAN.items()}
 
 
 def get_combiner(name: str) -> Callable[..., "tuple[Grads, SurgeryStats]"]:
     """The combiner called ``name``: ours (``sum``, ``ags``) or a TorchJD weighting of :data:`GRAMIAN`."""
-    from slamags.surgery import COMBINERS as OWN_COMBINERS
+    if name in OURS:
+        import slamags.surgery as surgery
 
-    if name in OWN_COMBINERS:
-        return OWN_COMBINERS[name]
+        return getattr(surgery, OURS[name])
     return _TORCHJD[name]
 
 

@@ -35,7 +35,7 @@ import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from slamags.io import atomic_path  # noqa: E402
-from slamags.methods import METHOD_ORDER, PAPER_METHOD  # noqa: E402
+from slamags.methods import METHODS, PAPER_METHOD, ordered, rank  # noqa: E402
 from slamags.report import summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.righ
 
 def _colours(methods: Sequence[str]) -> dict[str, tuple]:
     cmap = plt.get_cmap("tab10")
-    return {m: cmap(METHOD_ORDER.index(m) % 10 if m in METHOD_ORDER else i % 10) for i, m in enumerate(methods)}
+    return {m: cmap(rank(m) % 10 if rank(m) < len(METHODS) else i % 10) for i, m in enumerate(methods)}
 
 
 def _style(m: str, methods: Sequence[str]) -> dict:
@@ -52,7 +52,7 @@ def _style(m: str, methods: Sequence[str]) -> dict:
     dash pattern, so that methods with equal values stay visible on top of each other."""
     if m == PAPER_METHOD:
         return {"lw": 2.6, "ls": "-", "zorder": 2}          # underneath: thinner lines stay visible on it
-    others = [x for x in _ordered(methods) if x != PAPER_METHOD]
+    others = [x for x in ordered(methods) if x != PAPER_METHOD]
     return {"lw": 1.3, "ls": ("-", "--", ":", "-.")[others.index(m) % 4] if m in others else "-", "zorder": 3}
 
 
@@ -61,11 +61,6 @@ def _untrained(m: str) -> bool:
     from slamags.methods import METHODS
 
     return m in METHODS and not METHODS[m].trains
-
-
-def _ordered(methods: Sequence[str]) -> list[str]:
-    ms = list(dict.fromkeys(methods))
-    return [m for m in METHOD_ORDER if m in ms] + [m for m in ms if m not in METHOD_ORDER]
 
 
 def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[str]:
@@ -80,13 +75,29 @@ def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[str]:
     return out
 
 
-def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str) -> plt.Figure:
+def chance_level(metric: str, wr: float, bag_size: int | None = None, top_k: int | None = None) -> float | None:
+    """What a method without information scores: bag AUC 0.5; bag F1 0.5 (a fair coin on balanced test bags);
+    Top-K recall of K cells drawn at random from a positive bag of ``bag_size`` cells with ``w`` witnesses:
+    ``K w / (bag_size min(K, w))``. None where it is not known."""
+    if metric in ("bag_auc", "bag_f1"):
+        return 0.5
+    if metric == "topk_recall" and bag_size and top_k:
+        w = max(1, round(wr * bag_size))
+        return top_k * w / (bag_size * min(top_k, w))
+    return None
+
+
+def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: int | None = None,
+                        top_k: int | None = None) -> plt.Figure:
     """Mean of ``metric`` per witness rate (evenly spaced, highest first), a line per method, a panel per MIL
-    model; bars: ± 1 SD over the runs (bag seeds x MIL seeds), clipped to the metric's range [0, 1]."""
+    model; bars: ± 1 SD over the runs (bag seeds x MIL seeds), clipped to the metric's range [0, 1]; a grey
+    tick per rate at chance (:func:`chance_level`). ``n`` counts simulations (bag seeds): the MIL seeds of one
+    simulation share its encoders and are not independent runs."""
     summary = summarise(runs)
+    n_sims = runs.groupby(["mil", "method"])["seed"].nunique().to_dict()
     mils = sorted(summary["mil"].unique())
     fig, axes = plt.subplots(1, len(mils), figsize=(3.4 * len(mils) + 1.4, 2.9), squeeze=False, sharey=True)
-    methods = _ordered(summary["method"])
+    methods = ordered(summary["method"])
     col = _colours(methods)
     wrs = sorted(summary["wr"].unique(), reverse=True)
     pos = {w: i for i, w in enumerate(wrs)}
@@ -99,7 +110,12 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str) -> plt.Fig
             lo, hi = np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1)
             x = np.array([pos[w] for w in d["wr"]]) + (k - (len(methods) - 1) / 2) * 0.06   # dodge
             ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], color=col[m], marker="o", ms=3, capsize=2,
-                        label=f"{m} (n={int(d['n_runs'].min())})", **_style(m, methods))
+                        label=f"{m} (n={n_sims.get((mil, m), 0)} sims)", **_style(m, methods))
+        for w in wrs:
+            level = chance_level(metric, w, bag_size, top_k)
+            if level is not None:
+                ax.hlines(level, pos[w] - 0.4, pos[w] + 0.4, color="grey", lw=1.0, ls="--", zorder=1,
+                          label="chance")
         ax.set_xticks(range(len(wrs)))
         ax.set_xticklabels([f"{w * 100:g} %" for w in wrs])
         ax.set_xlim(-0.5, len(wrs) - 0.5)
@@ -107,50 +123,78 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str) -> plt.Fig
         ax.set_title(mil)
         ax.set_ylim(-0.03, 1.03)                     # markers at 0 and 1 stay whole; the bars are clipped
     axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5),
-                       title="n: runs; bars ± 1 SD,\nclipped to [0, 1]", title_fontsize=6)
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    keep = dict(zip(labels, handles))
+    keep = {**{k: v for k, v in keep.items() if k != "chance"}, **{k: v for k, v in keep.items() if k == "chance"}}
+    axes[0][-1].legend(keep.values(), keep.keys(), fontsize=7, frameon=False, loc="center left",
+                       bbox_to_anchor=(1.0, 0.5), title="n: simulations; bars ± 1 SD\nover all runs, clipped to [0, 1]",
+                       title_fontsize=6)
     fig.tight_layout()
     return fig
 
 
-def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str) -> list[str]:
-    return save(metric_vs_wr_figure(runs, metric, ylabel), stem)
+def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str, bag_size: int | None = None,
+                 top_k: int | None = None) -> list[str]:
+    return save(metric_vs_wr_figure(runs, metric, ylabel, bag_size, top_k), stem)
 
 
-def pretrain_loss_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
-    """Each trained method's task losses per epoch (whole epochs on the axis; the legend under each panel)."""
-    methods = [m for m in _ordered(list(metrics)) if not _untrained(m)]
+def ntxent_uniform(method: str, task: str, batch_size: int | None) -> float | None:
+    """``ln(2N - 1)``: NT-Xent when every view is equally similar to every other (a collapsed or random
+    embedding), with ``N`` the task's patches per batch (half the batch for a task on one bag label, whose
+    designs hold as many positive as negative train bags). None for other losses."""
+    from slamags.methods import METHODS
+
+    if batch_size is None or method not in METHODS:
+        return None
+    t = next((t for t in METHODS[method].tasks if t.name == task), None)
+    if t is None or t.loss not in ("ntxent", "similarity_cci"):
+        return None
+    n = batch_size if t.group == "all" else batch_size / 2
+    return float(np.log(2 * n - 1))
+
+
+def pretrain_loss_figure(metrics: Mapping[str, pd.DataFrame], context: str = "",
+                         batch_size: int | None = None) -> plt.Figure:
+    """Each trained method's task losses per epoch (whole epochs on the axis; the legend under each panel), with
+    the NT-Xent of a uniform embedding, ``ln(2N - 1)``, as a dashed line (:func:`ntxent_uniform`)."""
+    methods = [m for m in ordered(list(metrics)) if not _untrained(m)]
     n = max(1, len(methods))
     fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 2.9), squeeze=False)
     for ax, m in zip(axes[0], methods):
         df = metrics[m]
         for c in [c for c in df.columns if c.startswith("loss_")]:
-            ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:])
+            line, = ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:])
+            level = ntxent_uniform(m, c[5:], batch_size)
+            if level is not None:
+                ax.axhline(level, color=line.get_color(), ls="--", lw=0.8, label=f"ln(2N−1) = {level:.2f}")
         ax.set_title(m)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=6, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2)
     axes[0][0].set_ylabel("loss")
+    if context:
+        fig.suptitle(f"pretraining losses, {context}", fontsize=8)
     fig.tight_layout()
     return fig
 
 
-def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
-    """``metrics``: method -> its metrics.parquet table (one simulation)."""
-    return save(pretrain_loss_figure(metrics), stem)
+def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str, context: str = "",
+                  batch_size: int | None = None) -> list[str]:
+    """``metrics``: method -> its metrics.parquet table (one simulation, named by ``context``)."""
+    return save(pretrain_loss_figure(metrics, context, batch_size), stem)
 
 
-def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str) -> list[str]:
-    return save(gradient_conflict_figure(metrics), stem)
+def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str, context: str = "") -> list[str]:
+    return save(gradient_conflict_figure(metrics, context), stem)
 
 
-def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
+def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame], context: str = "") -> plt.Figure:
     """Per epoch, for every method that combines task gradients (from the method table): the cosine of the two
     task gradients, the share of steps in conflict, and the weight the combined step gives each task gradient
     (``w_<task>``, after any rescaling, in multiples of the task's own gradient)."""
     from slamags.methods import METHODS
 
-    two = [m for m in _ordered(list(metrics)) if m in METHODS and METHODS[m].combine != "single"
+    two = [m for m in ordered(list(metrics)) if m in METHODS and METHODS[m].combine != "single"
            and "cos_mean" in metrics[m]]
     has_weights = any(c.startswith("w_") for m in two for c in metrics[m].columns)   # older runs lack them
     fig, axes = plt.subplots(1, 3 if has_weights else 2, figsize=(10.2 if has_weights else 6.8, 3.0))
@@ -184,6 +228,8 @@ def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame]) -> plt.Figure:
     handles, labels = a1.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=7, frameon=False)
+    if context:
+        fig.suptitle(f"task-gradient conflict, {context}", fontsize=8)
     fig.tight_layout(rect=(0, 0.08, 1, 1), w_pad=2.0)
     return fig
 
@@ -194,12 +240,12 @@ COLLAPSE_PANELS = (("effective_rank", "effective rank of backbone features", "fe
                    ("probe_auc_heldout", "linear-probe AUC, BLA vs normal", "held-out cells (learning curve)"))
 
 
-def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str) -> list[str]:
+def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str, context: str = "") -> list[str]:
     """See :func:`collapse_figure`."""
-    return save(collapse_figure(metrics), stem)
+    return save(collapse_figure(metrics, context), stem)
 
 
-def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame]) -> plt.Figure:
+def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], context: str = "") -> plt.Figure:
     """The collapse monitor and the learning curve per epoch, a line per method.
 
     ``metrics``: the rows of every ``metrics.parquet`` to draw (columns ``method``, ``epoch`` and, with
@@ -215,7 +261,7 @@ def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame]) -> plt.F
     df = metrics.copy()
     if "seed" not in df:
         df["seed"] = 0
-    methods = _ordered(list(df["method"].unique()))
+    methods = ordered(list(df["method"].unique()))
     col = _colours(methods)
     panels = [p for p in COLLAPSE_PANELS if p[0] in df and df[p[0]].notna().any()]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels) + 1.2, 2.6), squeeze=False)
@@ -243,7 +289,8 @@ def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame]) -> plt.F
             ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.05)
     axes[0][-1].legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     sims = f"mean of {n_sims} bag simulations, band: min-max" if n_sims > 1 else "one bag simulation"
-    fig.suptitle(f"collapse monitor and learning curve ({sims})", fontsize=8)
+    where = f", {context}" if context else ""
+    fig.suptitle(f"collapse monitor and learning curve{where} ({sims})", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -256,7 +303,7 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
     """
     mils = sorted(paired["mil"].unique()) if len(paired) else ["(none)"]
     metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else ["(none)"]
-    baselines = _ordered(list(paired["baseline"].unique())) if len(paired) else []
+    baselines = ordered(list(paired["baseline"].unique())) if len(paired) else []
     wrs = sorted(paired["wr"].unique(), reverse=True) if len(paired) else []
     ours = paired["ours"].iloc[0] if len(paired) else "ours"
     fig, axes = plt.subplots(len(mils), len(metrics), figsize=(2.6 * len(metrics) + 1.8, 0.32 * max(1, len(baselines))
@@ -309,7 +356,7 @@ def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths
     Each method's row is one mosaic image (cells side by side, a red frame drawn into the pixels
     of true abnormal cells), so the figure has one image per method, not one per cell.
     """
-    methods = _ordered(list(attention))
+    methods = ordered(list(attention))
     first = attention[methods[0]]
     pos_bags = sorted(first.loc[first["bag_label"] == 1, "bag_id"].unique())
     bag = pos_bags[0] if pos_bags else sorted(first["bag_id"].unique())[0]
@@ -338,12 +385,14 @@ def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths
     return fig
 
 
-def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> plt.Figure:
+def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                         abnormal: Sequence[str] = (), context: str = "") -> plt.Figure:
     """The PCA panels of :func:`embedding_pca`: the commonest class first, rarer classes drawn over it with
-    larger dots (the abnormal cells of a bag are the rare ones), one legend for all panels."""
+    larger dots, and the ``abnormal`` classes last, on top of every other, with a dark edge; axes labelled
+    with the share of variance each component explains; one legend for all panels."""
     from sklearn.decomposition import PCA
 
-    methods = _ordered(list(embeddings))
+    methods = ordered(list(embeddings))
     n = len(methods)
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
@@ -352,7 +401,7 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
     for _, y in embeddings.values():
         for c, k in zip(*np.unique(y, return_counts=True)):
             counts[str(c)] = counts.get(str(c), 0) + int(k)
-    classes = sorted(counts, key=lambda c: (-counts[c], c))          # commonest first: drawn underneath
+    classes = sorted(counts, key=lambda c: (c in abnormal, -counts[c], c))   # commonest first, abnormal last
     cmap = plt.get_cmap("tab10")
     for k, m in enumerate(methods):
         ax = axes[k // cols][k % cols]
@@ -361,8 +410,11 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
         p = pca.fit_transform(x)
         for i, c in enumerate(classes):
             sel = np.asarray(y).astype(str) == c
-            ax.scatter(p[sel, 0], p[sel, 1], s=2 if i == 0 else 9, alpha=0.5 if i == 0 else 0.9, color=cmap(i),
-                       label=f"{c} (n={counts[c] // len(methods)})", edgecolors="none", zorder=i + 1)
+            top = c in abnormal
+            ax.scatter(p[sel, 0], p[sel, 1], s=16 if top else (2 if i == 0 else 9), alpha=1.0 if top else
+                       (0.5 if i == 0 else 0.8), color="red" if top else cmap(i), marker="^" if top else "o",
+                       label=f"{c}{' (abnormal)' if top else ''} (n={counts[c] // len(methods)})",
+                       edgecolors="black" if top else "none", linewidths=0.3, zorder=len(classes) + 5 if top else i + 1)
         ev = pca.explained_variance_ratio_
         ax.set_title(m, fontsize=9)
         ax.set_xlabel(f"PC1 ({100 * ev[0]:.0f} %)", fontsize=7)
@@ -373,21 +425,27 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
         axes[k // cols][k % cols].axis("off")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(classes), fontsize=7, frameon=False, markerscale=2)
+    if context:
+        fig.suptitle(f"PCA of test-cell embeddings, {context}", fontsize=8)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 
-def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str) -> list[str]:
+def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str,
+                  abnormal: Sequence[str] = (), context: str = "") -> list[str]:
     """``embeddings``: method -> (X (N, D), cell classes (N,)) of test cells."""
-    return save(embedding_pca_figure(embeddings), stem)
+    return save(embedding_pca_figure(embeddings, abnormal, context), stem)
 
 
 def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
                  embeddings: Mapping[str, str], bags_path: str, dataset_json: str, out_dir: str,
-                 gallery_size: int = 16, collapse_metrics: Sequence[str] = (), gallery_context: str = "") -> list[str]:
+                 gallery_size: int = 16, collapse_metrics: Sequence[str] = (), gallery_context: str = "",
+                 run_context: str = "", collapse_context: str = "", bag_size: int | None = None,
+                 top_k: int | None = None, batch_size: int | None = None) -> list[str]:
     """Draw every figure of the report into ``out_dir``.
 
-    ``gallery_context`` names the run the gallery shows (MIL model, witness rate, bag seed) in its title.
+    ``gallery_context`` names the run the gallery shows (MIL model, witness rate, bag seed) in its title,
+    ``run_context`` the simulation of figures 3-6 and ``collapse_context`` the rate the collapse figure draws.
 
     Figures 3-6 show one simulation (``pretrain_metrics``, ...); the collapse figure draws every
     ``metrics.parquet`` in ``collapse_metrics`` (all bag seeds of a witness rate), or ``pretrain_metrics``.
@@ -397,14 +455,14 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
 
     out = Path(out_dir)
     runs = pd.read_parquet(all_runs)
-    files = metric_vs_wr(runs, "bag_f1", "bag F1", str(out / "f1_vs_wr"))
-    files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"))
+    files = metric_vs_wr(runs, "bag_f1", "bag F1", str(out / "f1_vs_wr"), bag_size, top_k)
+    files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"), bag_size, top_k)
     files += paired_delta(pd.read_csv(paired), str(out / "paired_delta"))
     pm = {m: pd.read_parquet(p) for m, p in pretrain_metrics.items()}
-    files += pretrain_loss(pm, str(out / "pretrain_loss"))
-    files += gradient_conflict(pm, str(out / "gradient_conflict"))
+    files += pretrain_loss(pm, str(out / "pretrain_loss"), run_context, batch_size)
+    files += gradient_conflict(pm, str(out / "gradient_conflict"), run_context)
     files += collapse(pd.concat([pd.read_parquet(p) for p in collapse_metrics], ignore_index=True) if collapse_metrics
-                      else pm, str(out / "collapse"))
+                      else pm, str(out / "collapse"), collapse_context if collapse_metrics else run_context)
     bags = pd.read_parquet(bags_path)
     root = read_info(dataset_json)["root"]
     paths = dict(zip(bags["patch_id"], bags["path"]))
@@ -415,6 +473,8 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
     for m, p in embeddings.items():
         _, x = read_embeddings(p, bags)
         emb[m] = (x[test], bags["cell_class"].to_numpy()[test])
-    files += embedding_pca(emb, str(out / "embedding_pca"))
+    info = read_info(dataset_json)
+    files += embedding_pca(emb, str(out / "embedding_pca"), abnormal=info.get("positive_classes", ()),
+                           context=run_context)
     log.info("report: wrote %d figure files to %s", len(files), out)
     return files

@@ -7,7 +7,7 @@ centre crop; ``simclr``: the authors' SimCLR transform), sends them through the
 encoder in one forward pass and applies one loss (by name, from
 :data:`slamags.losses.LOSSES`). A method with several tasks takes one gradient per
 task and combines them (``sum``, or ``ags``: adaptive gradient surgery, from
-:data:`slamags.surgery.COMBINERS`; or one of TorchJD's Gramian weightings,
+:data:`slamags.combiners.NAMES`, the one registry of combiners; or one of TorchJD's Gramian weightings,
 :data:`slamags.combiners.GRAMIAN`, each as a method ``slam_<combiner>``).
 
 Everything else derives from this table: the trainer (which holds no method
@@ -21,6 +21,7 @@ checked without it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from slamags.combiners import GRAMIAN
 
@@ -145,12 +146,17 @@ METHOD_ORDER = list(METHODS)
 PAPER_METHOD = next(m.name for m in METHODS.values() if m.paper)
 
 
-def ordered(names) -> list[str]:
-    """``names`` (methods) in the method table's order, unknown names last in their given order: the one
-    ordering every table, figure and bench uses."""
-    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+def rank(name: str) -> int:
+    """A method's place in the method table (unknown names after every known one): the sort key of every
+    table, figure and bench."""
+    return METHOD_ORDER.index(name) if name in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def ordered(names: Iterable[str]) -> list[str]:
+    """``names`` (methods, duplicates dropped) in the method table's order, unknown names last in their given
+    order: the one ordering every table, figure and bench uses."""
     names = list(dict.fromkeys(names))
-    return sorted(names, key=lambda m: (rank.get(m, len(rank)), names.index(m)))
+    return sorted(names, key=lambda m: (rank(m), names.index(m)))
 
 
 def spec(name: str) -> MethodSpec:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.io import atomic_path, write_parquet, write_text
-from slamags.methods import METHOD_ORDER
+from slamags.methods import ordered, rank
 from slamags.paired import is_called, paired_differences, paired_markdown, simulation_interval, t_interval
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,8 @@ def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -
     if probes and len(runs):
         runs = runs.merge(pd.DataFrame(probes), on=["wr", "seed", "method"], how="left")
     key = ["mil", "wr", "seed", "method", "mil_seed"]
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
     if len(runs):
-        runs = runs.assign(_o=runs["method"].map(order)).sort_values(["mil", "wr", "_o", "seed", "mil_seed"],
+        runs = runs.assign(_o=runs["method"].map(rank)).sort_values(["mil", "wr", "_o", "seed", "mil_seed"],
                                                                      ascending=[True, False, True, True, True])
         runs = runs.drop(columns="_o")
         runs = runs[key + [c for c in runs.columns if c not in key]].reset_index(drop=True)
@@ -129,11 +128,6 @@ def _n_runs(df: pd.DataFrame, method: str) -> str:
     return "/".join(str(n) for n in ns)
 
 
-def _methods_in(summary: pd.DataFrame) -> list[str]:
-    present = list(dict.fromkeys(summary["method"]))
-    return [m for m in METHOD_ORDER if m in present] + [m for m in present if m not in METHOD_ORDER]
-
-
 def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None,
                    note: str = "") -> str:
     best = best_methods(summary, runs)
@@ -143,7 +137,7 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
         head = ["method", "n (bag seeds)"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
                                   for _, name in METRICS]
         lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for method in _methods_in(df):
+        for method in ordered(df["method"]):
             cells = [method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
                                                                       lambda t: f"**{t}**")
             lines.append("| " + " | ".join(cells) + " |")
@@ -170,7 +164,7 @@ def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = N
         names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
         out.append("method & $n$ & " + " & ".join(names * len(wrs)) + " \\\\")
         out.append("\\midrule")
-        for method in _methods_in(df):
+        for method in ordered(df["method"]):
             cells = [method.replace("_", "\\_"), _n_runs(df, method)]
             cells += _row_cells(df, mil, method, wrs, best, "$\\pm$", lambda t: f"\\textbf{{{t}}}")
             out.append(" & ".join(cells) + " \\\\")
@@ -230,21 +224,33 @@ REPRESENTATION = (("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", 
 
 def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
     """Per (wr, method): the representation endpoint over bag simulations (see the module docstring)."""
+    probes = pd.DataFrame([json.loads(Path(f).read_text()) for f in probe_files])
+    frames = [pd.read_parquet(f) for f in pretrain_metric_files]
+    return representation_table(probes, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+def per_simulation(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (wr, seed, method): ``probe_auc`` (test cells) and the last epoch's ``probe_auc_heldout``.
+
+    ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
+    if probes.empty:
+        return pd.DataFrame(columns=["wr", "seed", "method", "probe_auc"])
+    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[["wr", "seed", "method", "probe_auc"]]
+    m = pretrain_metrics
+    if len(m) and "probe_auc_heldout" in m and {"wr", "seed"} <= set(m.columns):
+        last = (m.sort_values("epoch", kind="stable").groupby(["wr", "seed", "method"]).tail(1)
+                [["wr", "seed", "method", "probe_auc_heldout"]])
+        per_sim = per_sim.merge(last.astype({"wr": float, "seed": int}), on=["wr", "seed", "method"], how="left")
+    return per_sim
+
+
+def representation_table(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
+    """:func:`representation` from the rows of the probe and pretraining files (kept outputs redraw it)."""
     from slamags.methods import PAPER_METHOD
 
-    probes = pd.DataFrame([json.loads(Path(f).read_text()) for f in probe_files])
     if probes.empty:
         return pd.DataFrame()
-    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[["wr", "seed", "method", "probe_auc"]]
-    last = []
-    for f in pretrain_metric_files:
-        m = pd.read_parquet(f)
-        if "probe_auc_heldout" in m and len(m):
-            r = m.sort_values("epoch").iloc[-1]
-            last.append({"wr": float(r["wr"]), "seed": int(r["seed"]), "method": r["method"],
-                         "probe_auc_heldout": float(r["probe_auc_heldout"])})
-    if last:
-        per_sim = per_sim.merge(pd.DataFrame(last), on=["wr", "seed", "method"], how="left")
+    per_sim = per_simulation(probes, pretrain_metrics)
     rows = []
     for (wr, method), df in per_sim.groupby(["wr", "method"]):
         row: dict[str, Any] = {"wr": float(wr), "method": method, "n_bag_seeds": int(df["seed"].nunique())}
@@ -263,8 +269,7 @@ def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[s
                         f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, n)})
         rows.append(row)
     out = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(METHOD_ORDER)}
-    return (out.assign(_o=out["method"].map(order)).sort_values(["wr", "_o"], ascending=[False, True])
+    return (out.assign(_o=out["method"].map(rank)).sort_values(["wr", "_o"], ascending=[False, True])
             .drop(columns="_o").reset_index(drop=True))
 
 

@@ -183,6 +183,3 @@ def plain_sum(task_grads: list[Grads], generator: torch.Generator | None = None,
     stats.weights = ones
     return weighted_sum(task_grads, ones, inplace), stats
 
-
-# our own combiners by name; the one registry of every combiner, TorchJD's included: slamags.combiners.get_combiner
-COMBINERS = {"sum": plain_sum, "ags": adaptive_gradient_surgery}

@@ -100,6 +100,11 @@ rule figures:
         methods=METHODS,
         gallery_size=config["report"]["gallery_size"],
         gallery_context=f"{MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {float(LOW_WR) * 100:g} %, bag seed {SEEDS[0]}",
+        run_context=f"witness rate {float(LOW_WR) * 100:g} %, bag simulation (seed) {SEEDS[0]}",
+        collapse_context=f"witness rate {float(LOW_WR) * 100:g} %",
+        bag_size=config["bags"]["bag_size"],
+        top_k=config["mil"]["top_k"],
+        batch_size=config["pretrain"]["batch_size"],
     script:
         "../scripts/figures.py"
 

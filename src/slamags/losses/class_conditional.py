@@ -13,8 +13,12 @@ cells' two views::
     L = (1 - alpha) * L_sim(z_a, z_b) + alpha * L_NT-Xent(z_a, z_b),   alpha = 0.5
 
 The pull still draws normal cells together, while the second term keeps distinct
-cells apart, so a constant embedding is no longer a minimum (at a constant, the
-NT-Xent term is ``ln(2N - 1)``, its maximum).
+cells apart: at a constant embedding the NT-Xent term is ``ln(2N - 1)``, its
+maximum, and gradient descent from a spread start stays spread instead of
+collapsing (``tests/test_variants.py``). It is a barrier, not a guarantee: at
+``tau = 0.07`` the pull's scale ``1/tau`` is larger than ``alpha ln(2N - 1)``, so a
+constant still costs less than a uniformly spread embedding; whether training
+reaches it is what the collapse monitor of its own run shows.
 
 Shapes: ``z_a, z_b``: ``(N, D)``; scalar result; ``N = 0`` gives a graph-connected zero.
 """
