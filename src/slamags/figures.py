@@ -478,3 +478,27 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
                            context=run_context)
     log.info("report: wrote %d figure files to %s", len(files), out)
     return files
+
+
+def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str = "simclr") -> list[str]:
+    """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in test-cell
+    probe AUC to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
+    called, open: not; colour: slide-label-aware or self-supervised."""
+    rows = table[table["method"] != reference].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(5.6, 0.32 * max(1, len(rows)) + 1.2))
+    colours = {"slide-label-aware": "tab:red", "self-supervised": "tab:blue", "none": "grey"}
+    for y, r in enumerate(rows.itertuples()):
+        c = colours.get(r.kind, "black")
+        ax.errorbar(r.diff_vs_reference, y, xerr=[[r.diff_vs_reference - r.diff_low], [r.diff_high - r.diff_vs_reference]],
+                    fmt="o", ms=4, capsize=2, color=c, mfc=c if r.diff_called else "white")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r.method} (n={r.diff_n})" for r in rows.itertuples()], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"test-cell probe AUC: method − {reference}")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colours.items()
+               if k in set(rows["kind"])]
+    ax.legend(handles=handles, fontsize=6, frameon=False, loc="lower right")
+    ax.set_title("95 % t-intervals over simulations; filled: called", fontsize=8)
+    fig.tight_layout()
+    return save(fig, stem)

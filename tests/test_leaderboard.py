@@ -1,0 +1,55 @@
+"""The leaderboard ranks methods by their representation, paired to SimCLR by simulation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from slamags.leaderboard import COLLAPSED, kind, label_head_column, leaderboard, leaderboard_markdown
+from slamags.paired import t_interval
+
+
+def run_outputs():
+    auc = {"random": [0.70, 0.68, 0.72], "simclr": [0.80, 0.78, 0.82], "byol": [0.84, 0.83, 0.85],
+           "slam_ags": [0.62, 0.70, 0.58], "slam_heads_ags": [0.81, 0.77, 0.84]}
+    probes, metrics = [], []
+    for method, values in auc.items():
+        for seed, v in enumerate(values):
+            probes.append({"wr": 0.05, "seed": seed, "method": method, "probe_auc_test_cells": v})
+            for epoch in (1, 2):
+                metrics.append({"wr": 0.05, "seed": seed, "method": method, "epoch": epoch, "seconds": 30.0,
+                                "probe_auc_heldout": v - 0.02 * (2 - epoch), "neg_mean_cos": 0.999,
+                                "neg_mean_cos_similarity": 0.4 if epoch == 2 else 0.95,
+                                "neg_mean_cos_byol": 0.3, "grad_norm_ratio": 0.05 if "heads" in method else 1.0})
+    return pd.DataFrame(probes), pd.DataFrame(metrics)
+
+
+def test_ranked_by_probe_auc_with_paired_differences_to_simclr():
+    t = leaderboard(*run_outputs()).set_index("method")
+    assert t.sort_values("rank").index.tolist() == ["byol", "slam_heads_ags", "simclr", "random", "slam_ags"]
+    d = np.array([0.04, 0.05, 0.03])                                   # byol - simclr per simulation
+    lo, hi = t_interval(d)
+    assert t.loc["byol", "diff_vs_reference"] == pytest.approx(0.04)
+    assert (t.loc["byol", "diff_low"], t.loc["byol", "diff_high"]) == pytest.approx((lo, hi))
+    assert t.loc["byol", "diff_called"] and not t.loc["slam_heads_ags", "diff_called"]
+    assert t.loc["byol", "diff_wins"] == 3 and np.isnan(t.loc["simclr", "diff_vs_reference"])
+    assert t.loc["simclr", "heldout_auc"] == pytest.approx(0.80)      # the last epoch's value
+    assert t.loc["simclr", "minutes"] == pytest.approx(1.0)            # 2 epochs x 30 s
+
+
+def test_collapse_is_judged_on_the_head_the_label_aware_task_trains():
+    t = leaderboard(*run_outputs()).set_index("method")
+    assert label_head_column("slam_heads_ags") == "neg_mean_cos_similarity"   # its own head
+    assert label_head_column("slam_ags") == "neg_mean_cos"                    # the shared projector
+    assert label_head_column("byol") == "neg_mean_cos_byol" and label_head_column("random") is None
+    assert t.loc["slam_heads_ags", "label_head_cos"] == pytest.approx(0.4) and not t.loc["slam_heads_ags", "collapsed"]
+    assert t.loc["slam_ags", "label_head_cos"] >= COLLAPSED and t.loc["slam_ags", "collapsed"]
+    assert t.loc["slam_heads_ags", "norm_ratio"] == pytest.approx(0.05)
+    assert (kind("slam_heads_ags"), kind("byol"), kind("random")) == ("slide-label-aware", "self-supervised", "none")
+
+
+def test_markdown_bolds_only_called_differences_and_counts_chance_calls():
+    md = leaderboard_markdown(leaderboard(*run_outputs()))
+    assert "| byol" in md.replace("  ", " ") and "**+0.040 [" in md and "(3/3)" in md
+    assert md.count("**") == 2 * 2                                       # byol and random are called
+    assert "4 comparisons: about 0.2 would be called by chance" in md
+    assert "0.40 (no)" in md and "1.00 (yes)" in md
