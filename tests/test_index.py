@@ -76,3 +76,47 @@ def test_expected_size_none_accepts_any_size(tmp_path):
     Image.new("RGB", (40, 30)).save(tmp_path / "d" / "X" / "a.png")
     idx = build_index(tmp_path / "d", tmp_path / "i.parquet", expected_size=None)
     assert idx["status"].tolist() == ["ok"] and idx["width"].tolist() == [40]
+
+
+def test_max_per_class_keeps_the_first_files_by_name_in_a_tcia_layout(tmp_path):
+    """TCIA's layout nests numbered files in range folders; max_per_class keeps the first N of each class by
+    file name, whatever the folder, and the study's TCIA overlay passes check-config on such a tree."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from helpers import REPO
+    from slamags.index import build_index
+
+    root = tmp_path / "data" / "Bone-Marrow-Cytomorphology_MLL_Helmholtz_Fraunhofer"
+    rng = np.random.default_rng(0)
+    for cls in ("BLA", "LYT", "NGS", "MON", "EOS", "PMO"):
+        for k in (5, 1, 4, 2, 3):
+            sub = root / cls / ("0001-0003" if k <= 3 else "0004-0006")
+            sub.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (250, 250, 3), dtype=np.uint8)).save(sub / f"{cls}_{k:05d}.jpg")
+    idx = build_index(root, tmp_path / "idx.parquet", expected_size=250, max_per_class=3)
+    assert len(idx) == 18 and (idx["status"] == "ok").all()
+    for cls, names in idx.groupby("cell_class")["path"]:
+        assert sorted(p.rsplit("/", 1)[-1] for p in names) == [f"{cls}_{k:05d}.jpg" for k in (1, 2, 3)]
+    assert len(build_index(root, tmp_path / "all.parquet", expected_size=250)) == 30
+    # check-config counts files without decoding them: 1,200 placeholder files per class, of which it may use
+    # 1,000 (max_per_class), are enough for the study's 3,900 negative and 100 positive cells
+    for cls in ("BLA", "LYT", "NGS", "MON", "EOS"):
+        for k in range(6, 1200):
+            sub = root / cls / f"{k // 1000 * 1000 + 1:04d}-{k // 1000 * 1000 + 1000:04d}"
+            sub.mkdir(exist_ok=True)
+            (sub / f"{cls}_{k:05d}.jpg").touch()
+    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config.yaml"),
+                        str(REPO / "configs/study.yaml"), str(REPO / "configs/study-tcia.yaml")],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("ok:"), r.stderr
+    for cls in ("LYT", "NGS", "MON"):                   # 1,199 files each: 300 fewer leaves 899 below the cap
+        for f in list((root / cls).rglob("*.jpg"))[:300]:
+            f.unlink()
+    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config.yaml"),
+                        str(REPO / "configs/study.yaml"), str(REPO / "configs/study-tcia.yaml")],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode != 0 and "need 3900 negative cells (LYT+NGS+MON+EOS), the dataset has 3697" in r.stderr

@@ -51,7 +51,8 @@ def prepare(dataset: dict[str, Any], synthetic: dict[str, Any], out_json: str, s
     else:
         root = materialise(ds["root"], ds.get("archive"), ds.get("sha256"), downloads)
     info = {"kind": ds["kind"], "root": _portable(Path(root), Path(out_json)), "image_size": expected_image_size({"dataset": dataset, "synthetic": synthetic}),
-            "resize": ds["resize"], "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"]}
+            "resize": ds["resize"], "negative_classes": ds["negative_classes"], "positive_classes": ds["positive_classes"],
+            "max_per_class": ds.get("max_per_class")}
     write_json(info, out_json)
     log.info("dataset: %s ready at %s in %.1f s", ds["kind"], info["root"], time.time() - t0)
     return info

@@ -55,6 +55,18 @@ def scan(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "cell_class", "bytes", "mtime_ns"])
 
 
+def first_per_class(files: pd.DataFrame, n: int | None) -> pd.DataFrame:
+    """The first ``n`` files of each class in file-name order (ties by path); all of them for ``n=None``.
+
+    The TCIA collection numbers its files within a class (``BLA_00001.jpg`` ...), so ``n = 1000`` selects the
+    same cells as the ``matek-bm-128`` subset, which took the first 1,000 files of each class by name."""
+    if n is None:
+        return files
+    keyed = files.assign(_name=files["path"].map(lambda p: p.rsplit("/", 1)[-1]))
+    keyed = keyed.sort_values(["cell_class", "_name", "path"], kind="stable")
+    return keyed.groupby("cell_class", sort=False).head(n).drop(columns="_name").sort_values("path").reset_index(drop=True)
+
+
 def _probe(args: tuple[str, list[str], int | None]) -> list[tuple[int, int, str]]:
     root, paths, expected = args
     out = []
@@ -82,10 +94,11 @@ def _probe(args: tuple[str, list[str], int | None]) -> list[tuple[int, int, str]
 
 def build_index(root: str | os.PathLike[str], out: str | os.PathLike[str],
                 expected_size: int | None, workers: int = 1,
-                cache: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Index ``root`` into the Parquet file ``out``; return the table."""
+                cache: str | os.PathLike[str] | None = None, max_per_class: int | None = None) -> pd.DataFrame:
+    """Index ``root`` into the Parquet file ``out``; return the table. ``max_per_class``: see
+    :func:`first_per_class`."""
     root = Path(root)
-    files = scan(root)
+    files = first_per_class(scan(root), max_per_class)
     key = ["path", "bytes", "mtime_ns"]
     known = pd.DataFrame(columns=key + ["width", "height", "status", "expected"])
     if cache is not None and Path(cache).exists():
