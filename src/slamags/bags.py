@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 
+import math
+
 import numpy as np
 import pandas as pd
-
-import math
 
 from slamags import SlamagsError
 from slamags.io import write_parquet
@@ -33,6 +33,11 @@ COLUMNS = ["bag_id", "split", "bag_label", "patch_id", "instance_label", "cell_c
 def witness_count(wr: float, bag_size: int) -> int:
     """Positive cells in a positive bag: round-half-up(wr * bag_size)."""
     return int(math.floor(wr * bag_size + 0.5))
+
+
+def rate_label(wr: float | str) -> str:
+    """How tables and figures name a witness rate: ``5 %``, or ``cohort`` for real slides (wr 0)."""
+    return "cohort" if float(wr) == 0 else f"{float(wr) * 100:g} %"
 
 
 def cells_needed(n_bags: int, bag_size: int, k: int) -> dict[str, int]:

@@ -7,7 +7,8 @@ The whole chain, in the order the workflow runs it (pretrain, embed and mil once
     slamags index --root run/synthetic --out run/patches.parquet --image-size 32
     slamags bags --config config.yaml --index run/patches.parquet --wr 0.1 --seed 0 --out run/bags.parquet
     slamags pretrain --config config.yaml --bags run/bags.parquet --dataset run/dataset.json --method slam_ags \\
-        --encoder run/slam_ags/encoder.pt --metrics run/slam_ags/metrics.parquet --ckpt-dir run/slam_ags/ckpt
+        --encoder run/slam_ags/encoder.pt --metrics run/slam_ags/metrics.parquet --ckpt-dir run/slam_ags/ckpt \\
+        --wr 0.1 --seed 0
     slamags embed --config config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
         --dataset run/dataset.json --out run/slam_ags/embeddings.parquet --probe run/slam_ags/probe.json \\
         --wr 0.1 --seed 0
@@ -20,6 +21,8 @@ The whole chain, in the order the workflow runs it (pretrain, embed and mil once
         --methods random slam_ags --pretrain run/{random,slam_ags}/metrics.parquet \\
         --attention run/{random,slam_ags}/pamil.parquet --embeddings run/{random,slam_ags}/embeddings.parquet \\
         --out-dir run/figures
+    slamags retrieval --config config.yaml --bags run/bags.parquet --dataset run/dataset.json \\
+        --attention run/slam_ags/pamil.parquet --out-dir run/retrieval/slam_ags
 
 ``slamags synth`` writes generated cells on its own; ``slamags dataset`` does the same for a config.
 
@@ -69,7 +72,8 @@ def _dataset(a: argparse.Namespace) -> None:
 def _index(a: argparse.Namespace) -> None:
     from slamags.index import build_index
 
-    guarded(build_index, root=a.root, out=a.out, expected_size=a.image_size, workers=a.workers, cache=a.cache)
+    guarded(build_index, root=a.root, out=a.out, expected_size=a.image_size, workers=a.workers, cache=a.cache,
+            max_per_class=a.max_per_class)
 
 
 def _check_config(a: argparse.Namespace) -> None:
@@ -79,8 +83,12 @@ def _check_config(a: argparse.Namespace) -> None:
 
 def _bags(a: argparse.Namespace) -> None:
     from slamags.bags import simulate_to_file
+    from slamags.cohort import cohort_to_file
 
     cfg = _config(a)
+    if cfgmod.is_cohort(cfg):
+        guarded(cohort_to_file, cohort=cfg["cohort"], index_path=a.index, out=a.out, seed=a.seed)
+        return
     guarded(simulate_to_file, bags=cfg["bags"], negative_classes=cfg["dataset"]["negative_classes"],
             positive_classes=cfg["dataset"]["positive_classes"], index_path=a.index, out=a.out, wr=a.wr, seed=a.seed)
 
@@ -88,8 +96,10 @@ def _bags(a: argparse.Namespace) -> None:
 def _pretrain(a: argparse.Namespace) -> None:
     from slamags.pretrain import run_pretraining
 
+    ids = {"wr": a.wr, "seed": a.seed} if a.seed is not None else None   # as Snakemake: the seed's own encoder
     guarded(run_pretraining, pretrain=_config(a)["pretrain"], bags_path=a.bags, dataset_json=a.dataset, method=a.method,
-            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir, index_path=a.index)
+            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir, index_path=a.index, ids=ids,
+            out_steps=a.steps)
 
 
 def _embed(a: argparse.Namespace) -> None:
@@ -106,6 +116,13 @@ def _mil(a: argparse.Namespace) -> None:
     guarded(run_mil, mil=_config(a)["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
             runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)],
             ids={"wr": a.wr, "seed": a.seed, "method": a.method})
+
+
+def _retrieval(a: argparse.Namespace) -> None:
+    from slamags.retrieval import write_retrieval
+
+    guarded(write_retrieval, attention_path=a.attention, bags_path=a.bags, dataset_json=a.dataset,
+            out_dir=a.out_dir, top_k=_config(a)["mil"]["top_k"], context=a.context)
 
 
 def _aggregate(a: argparse.Namespace) -> None:
@@ -168,10 +185,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--root",), {"required": True, "help": "the cells' folder (dataset.json's root)"}),
         (("--out",), {"required": True, "help": "patches.parquet to write"}),
         (("--image-size",), {"type": int, "default": None, "help": "refuse images of another side (px)"}),
-        (("--cache",), {"default": None, "help": "an earlier index to reuse for unchanged files"}), WORKERS]),
+        (("--cache",), {"default": None, "help": "an earlier index to reuse for unchanged files"}),
+        (("--max-per-class",), {"type": int, "default": None, "help": "only the first N files of each class by name"}),
+        WORKERS]),
     "check-config": ("check config files: YAML (file, line), schema and data, as the workflow will", _check_config, [
         (("files",), {"nargs": "+", "metavar": "FILE"})]),
-    "bags": ("simulate the bags of one witness rate and seed", _bags, [
+    "bags": ("the bags of one witness rate and seed (simulated, or a cohort's slides)", _bags, [
         CONFIG, (("--index",), {"required": True}), (("--wr",), {"type": float, "required": True}),
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
     "pretrain": ("pretrain one encoder (one method) on the train bags", _pretrain, [
@@ -179,7 +198,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--method",), {"required": True, "choices": _method_names(), "metavar": "METHOD",
                          "help": "one of: " + ", ".join(_method_names())}),
         (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
-        (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"})]),
+        (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"}),
+        (("--wr",), {"type": float, "default": None, "help": "the run's witness rate (a column of --metrics)"}),
+        (("--seed",), {"type": int, "default": None,
+                       "help": "the bag seed: added to pretrain.seed, as the workflow does (its own encoder)"}),
+        (("--steps",), {"default": None, "help": "steps.parquet: epoch-1 telemetry (pretrain.first_epoch_log_every)"})]),
     "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
         (("--probe",), {"required": True}), *RUN_IDS]),
@@ -189,6 +212,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--model",), {"required": True, "choices": ["pamil", "abmil"], "help": "pamil or abmil"}),
         (("--mil-seed",), {"type": int, "default": 0, "help": "seed of the MIL model's initialisation and batches"}),
         (("--out-metrics",), {"required": True}), (("--out-attention",), {"required": True})]),
+    "retrieval": ("per test slide: its cells ranked by attention, and a gallery of the top K", _retrieval, [
+        CONFIG, BAGS, DATASET, (("--attention",), {"required": True, "help": "attention.parquet of one MIL run"}),
+        (("--context",), {"default": "", "help": "the run, for the gallery's title"}),
+        (("--out-dir",), {"required": True})]),
     "aggregate": ("the tables: paper_table, paired, representation (all_runs.parquet for the figures)", _aggregate, [
         CONFIG, (("--metrics",), {**FILES, "required": True, "help": "metrics.json of every mil run"}),
         (("--probes",), {**FILES, "required": True, "help": "probe.json of every embedding"}),

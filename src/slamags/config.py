@@ -107,6 +107,9 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
         raise err
     _fill_defaults(cfg, sch)
     ds, bags = cfg["dataset"], cfg["bags"]
+    if is_cohort(cfg):
+        _validate_cohort(cfg, check_paths)
+        return cfg
     both = set(ds["negative_classes"]) & set(ds["positive_classes"])
     if both:
         raise SlamagsError(f"config key dataset: class(es) {', '.join(sorted(both))} are both negative and positive; "
@@ -143,6 +146,48 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
     if check_paths:
         check_capacity(cfg)
     return cfg
+
+
+def is_cohort(cfg: Config) -> bool:
+    """Bags are real slides (``bags.source: cohort``), not simulated at witness rates."""
+    return cfg["bags"].get("source", "simulate") == "cohort"
+
+
+def witness_rates(cfg: Config) -> list[float]:
+    """The witness rates the workflow runs: the config's, or ``[0]`` for a cohort (no witness rate: its runs
+    are tagged ``wr 0`` in paths and tables, shown as "cohort")."""
+    return [0.0] if is_cohort(cfg) else list(cfg["bags"]["witness_rates"])
+
+
+def _validate_cohort(cfg: Config, check_paths: bool) -> None:
+    """``bags.source: cohort``: a folder of slides and a readable cohort table (:mod:`slamags.cohort`)."""
+    from slamags.cohort import read_cohort
+
+    ds, co = cfg["dataset"], cfg["cohort"]
+    if ds["kind"] != "folder":
+        raise SlamagsError(f"config key dataset.kind: bags.source cohort reads a folder of slides, not "
+                           f"{ds['kind']!r}; set dataset.kind: folder and dataset.root to <root>/<slide_id>/**.jpg")
+    if not ds.get("root") or not co.get("table"):
+        key = "dataset.root" if not ds.get("root") else "cohort.table"
+        raise SlamagsError(f"config key {key}: required for bags.source cohort; set it (dataset.root: the folder "
+                           "of <slide_id>/ cell folders; cohort.table: slide_id, label[, patient_id, split])")
+    p = cfg["pretrain"]
+    if p["warmup_epochs"] > p["epochs"]:
+        raise SlamagsError(f"config key pretrain.warmup_epochs: {p['warmup_epochs']} warm-up epochs exceed the "
+                           f"{p['epochs']} epochs of pretrain.epochs; set it to at most {p['epochs']}")
+    _check_combiners(cfg)
+    if check_paths:
+        if not Path(ds["root"]).is_dir():
+            raise SlamagsError(f"config key dataset.root: folder {ds['root']} does not exist; point it at the folder "
+                               "holding one sub-folder of cells per slide")
+        cohort = read_cohort(co["table"])
+        root = Path(ds["root"])
+        empty = [s for s in cohort["slide_id"] if not (root / s).is_dir() or _count_images(root / s) == 0]
+        if empty:
+            why = "an empty folder" if (root / empty[0]).is_dir() else "no folder"
+            raise SlamagsError(f"cohort table {co['table']}: slide {empty[0]!r} has no cells ({why} "
+                               f"{root / empty[0]}); add its cells there or remove it from the table"
+                               + (f" ({len(empty)} slides in all)" if len(empty) > 1 else ""))
 
 
 def _check_consistency(cfg: Config) -> None:
@@ -295,6 +340,10 @@ MIN_PRETRAIN_STEPS = 500   # below this many SGD steps per encoder a run is labe
 def pretrain_steps(cfg: Config) -> int:
     """SGD steps per encoder: epochs x batches per epoch over the train cells of one simulation (both labels)."""
     b, pre = cfg["bags"], cfg["pretrain"]
+    if is_cohort(cfg):      # the cells of the train share of the slides, counted (not decoded)
+        root = Path(cfg["dataset"].get("root") or "")
+        cells = _count_images(root) * (1 - cfg["cohort"]["test_fraction"]) if root.is_dir() else 0
+        return pre["epochs"] * max(1, math.ceil(cells / pre["batch_size"]))
     return pre["epochs"] * math.ceil(2 * b["n_train"] * b["bag_size"] / pre["batch_size"])
 
 

@@ -89,8 +89,9 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
              len(bags), t1 - t0, t2 - t1, len(bags) / max(t2 - t1, 1e-9), device)
     write_embeddings(bags, emb, out)
     test = (bags["split"] == "test").to_numpy()
-    auc = linear_probe_auc(emb[test], bags["instance_label"].to_numpy()[test])
+    y = bags["instance_label"].to_numpy()[test]
+    known = bool((y >= 0).all())          # a cohort's cells carry no label (-1): no probe
+    auc = linear_probe_auc(emb[test], y) if known else float("nan")
     write_json({"method": meta.get("method"), **(ids or {}), "layer": embed["layer"], "probe_auc_test_cells": auc,
-                "n_test_cells": int(test.sum()), "n_test_positive": int(bags["instance_label"].to_numpy()[test].sum())},
-               out_probe)
+                "n_test_cells": int(test.sum()), "n_test_positive": int(y.sum()) if known else None}, out_probe)
     log.info("embed %s: linear-probe AUC (test cells, true labels; diagnostic only) = %.3f", meta.get("method"), auc)

@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from slamags.bags import rate_label  # noqa: E402
 from slamags.io import atomic_path  # noqa: E402
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank  # noqa: E402
 from slamags.report import summarise  # noqa: E402
@@ -117,7 +118,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
                 ax.hlines(level, pos[w] - 0.4, pos[w] + 0.4, color="grey", lw=1.0, ls="--", zorder=1,
                           label="chance")
         ax.set_xticks(range(len(wrs)))
-        ax.set_xticklabels([f"{w * 100:g} %" for w in wrs])
+        ax.set_xticklabels([rate_label(w) for w in wrs])
         ax.set_xlim(-0.5, len(wrs) - 0.5)
         ax.set_xlabel("witness rate")
         ax.set_title(mil)
@@ -323,7 +324,7 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
                     y = [baselines.index(b) + (k - (len(wrs) - 1) / 2) * 0.25 for b in e["baseline"]]
                     err = [e["mean_diff"] - e["ci_low"], e["ci_high"] - e["mean_diff"]]
                     ax.errorbar(e["mean_diff"], y, xerr=err, fmt="o", ms=3.5, lw=1, capsize=2, color=colour,
-                                mfc=colour if called else "white", label=f"wr {wr * 100:g} %")
+                                mfc=colour if called else "white", label=f"wr {rate_label(wr)}")
             ax.set_yticks(range(len(baselines)))
             ns = {b: paired.loc[paired["baseline"] == b] for b in baselines}
             ax.set_yticklabels([f"{b}\nn={int(ns[b]['n_pairs'].max())} ({int(ns[b]['n_bag_seeds'].max())} sims)"
@@ -343,6 +344,21 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
     return save(fig, stem)
 
 
+def cell_mosaic(files: Sequence[str | os.PathLike[str]], instance_labels: Sequence[int], n: int,
+                side: int = 64, gap: int = 4, frame: int = 4) -> np.ndarray:
+    """``n`` cell tiles side by side as one RGB image; a red frame drawn into the pixels of an abnormal cell
+    (instance label 1; -1, unknown, and 0 get none)."""
+    row = np.full((side + 2 * frame, n * (side + 2 * frame + gap), 3), 255, np.uint8)
+    for c, (f, label) in enumerate(zip(files, instance_labels)):
+        x0 = c * (side + 2 * frame + gap)
+        if label == 1:
+            row[:, x0:x0 + side + 2 * frame] = (220, 0, 0)
+        with Image.open(f) as im:
+            tile = np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR))
+        row[frame:frame + side, x0 + frame:x0 + frame + side] = tile
+    return row
+
+
 def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
             stem: str, context: str = "") -> list[str]:
     """See :func:`gallery_figure`."""
@@ -360,19 +376,11 @@ def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths
     first = attention[methods[0]]
     pos_bags = sorted(first.loc[first["bag_label"] == 1, "bag_id"].unique())
     bag = pos_bags[0] if pos_bags else sorted(first["bag_id"].unique())[0]
-    side, gap, frame = 64, 4, 4
     fig, axes = plt.subplots(len(methods), 1, figsize=(n * 0.62, len(methods) * 0.72), squeeze=False)
     for r, m in enumerate(methods):
         d = attention[m]
         d = d[d["bag_id"] == bag].sort_values(["attention", "patch_id"], ascending=[False, True]).head(n)
-        row = np.full((side + 2 * frame, n * (side + 2 * frame + gap), 3), 255, np.uint8)
-        for c, cell in enumerate(d.itertuples()):
-            x0 = c * (side + 2 * frame + gap)
-            if cell.instance_label == 1:
-                row[:, x0:x0 + side + 2 * frame] = (220, 0, 0)
-            with Image.open(Path(image_root) / paths[cell.patch_id]) as im:
-                tile = np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR))
-            row[frame:frame + side, x0 + frame:x0 + frame + side] = tile
+        row = cell_mosaic([Path(image_root) / paths[p] for p in d["patch_id"]], d["instance_label"].tolist(), n)
         ax = axes[r][0]
         ax.imshow(row, interpolation="nearest")
         ax.set_xticks([])

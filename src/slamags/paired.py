@@ -36,6 +36,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from slamags.bags import rate_label
+
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
 PAIRED_METRICS = ("bag_auc", "bag_f1", "topk_recall")
 LEVEL = 0.95
@@ -129,7 +131,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
                  "|" + "---|" * len(head)]
         df = df.sort_values("wr", ascending=False, kind="stable")
         for (wr, base), g in df.groupby(["wr", "baseline"], sort=False):
-            cells = [f"{wr * 100:g} %", base, f"{int(g['n_pairs'].max())} ({int(g['n_bag_seeds'].max())})"]
+            cells = [rate_label(wr), base, f"{int(g['n_pairs'].max())} ({int(g['n_bag_seeds'].max())})"]
             for m in metrics:
                 r = g[g["metric"] == m].iloc[0]
                 if r["n_pairs"] == 0:

@@ -421,9 +421,9 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
              method, n_train, n_pos, describe_resize(info), crop_size(size, s.crop_fraction), device,
              time.perf_counter() - t0)
     heldout = None
-    if index_path is not None and s.heldout_size > 0:
-        cells = choose_heldout(pd.read_parquet(index_path), bags, info["negative_classes"],
-                               info["positive_classes"], s.heldout_size, s.seed)
+    cells = (choose_heldout(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"],
+                            s.heldout_size, s.seed) if index_path is not None and s.heldout_size > 0 else None)
+    if cells is not None and cells["instance_label"].nunique() == 2:    # a cohort has no labelled cells: none
         heldout = (load_images(info["root"], cells["path"].tolist(), size, workers=max(2, s.threads), device=device),
                    cells["instance_label"].to_numpy())
         log.info("pretrain %s: held-out probe of %d normal and %d abnormal cells outside the train bags", method,

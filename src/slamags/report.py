@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from slamags.bags import rate_label
+
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered, rank
 from slamags.paired import is_called, paired_differences, paired_markdown, simulation_interval, t_interval
@@ -134,7 +136,7 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
     parts = []
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        head = ["method", "n (bag seeds)"] + [f"wr {w * 100:g} % {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+        head = ["method", "n (bag seeds)"] + [f"wr {rate_label(w)} {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
                                   for _, name in METRICS]
         lines = [f"### {mil}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in ordered(df["method"]):
@@ -285,7 +287,7 @@ def representation_markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in table.itertuples(index=False):
         r = r._asdict()
-        cells = [f"{r['wr'] * 100:g} %", r["method"], str(r["n_bag_seeds"])]
+        cells = [rate_label(r["wr"]), r["method"], str(r["n_bag_seeds"])]
         for c, _ in cols:
             m, lo, hi = r[f"{c}_mean"], r[f"{c}_t_low"], r[f"{c}_t_high"]
             cells.append("n/a" if math.isnan(m) else f"{m:.3f}" + ("" if math.isnan(lo) else f" [{lo:.3f}, {hi:.3f}]"))

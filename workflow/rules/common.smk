@@ -2,6 +2,7 @@ import sys
 
 from slamags import SlamagsError
 from slamags import config as slamags_config
+from slamags.bags import rate_label
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
 MAIN_PROCESS = getattr(workflow, "is_main_process", True)
@@ -10,12 +11,14 @@ try:
 except SlamagsError as e:
     sys.exit(f"error: {e}")
 
-WR = [slamags_config.wr_tag(w) for w in config["bags"]["witness_rates"]]
+WR = [slamags_config.wr_tag(w) for w in slamags_config.witness_rates(config)]
 SEEDS = config["bags"]["seeds"]
 METHODS = config["pretrain"]["methods"]
 MIL_MODELS = config["mil"]["models"]
 MIL_SEEDS = config["mil"]["seeds"]
-LOW_WR = slamags_config.wr_tag(min(config["bags"]["witness_rates"]))
+LOW_WR = slamags_config.wr_tag(min(slamags_config.witness_rates(config)))
+# bags.source cohort: one bag per real slide of the cohort table (an input of the bags rule)
+COHORT_TABLE = config["cohort"]["table"] if slamags_config.is_cohort(config) else []
 # the demonstration notice that opens every table when the cells are generated
 NOTE = slamags_config.demonstration_note(config)
 FIGURES = [
@@ -87,8 +90,15 @@ def final_outputs():
             "runtime.html",
         ],
     )
-    return tables + expand(
-        "results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"]
+    retrieval = expand(
+        "results/retrieval/{method}/{name}",
+        method=METHODS,
+        name=["ranked.csv", "gallery.png"],
+    )
+    return (
+        tables
+        + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
+        + retrieval
     )
 
 

@@ -39,7 +39,8 @@ rule index:
 
 rule bags:
     input:
-        "results/index/patches.parquet",
+        index="results/index/patches.parquet",
+        cohort=COHORT_TABLE,
     output:
         "results/bags/wr{wr}/seed{seed}/bags.parquet",
     log:
@@ -55,8 +56,9 @@ rule bags:
         bags={
             k: v
             for k, v in config["bags"].items()
-            if k not in ("witness_rates", "seeds")
+            if k not in ("witness_rates", "seeds", "source")
         },
+        cohort=config["cohort"] if COHORT_TABLE else None,
         negative_classes=config["dataset"]["negative_classes"],
         positive_classes=config["dataset"]["positive_classes"],
     script:

@@ -99,9 +99,9 @@ rule figures:
     params:
         methods=METHODS,
         gallery_size=config["report"]["gallery_size"],
-        gallery_context=f"{MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {float(LOW_WR) * 100:g} %, bag seed {SEEDS[0]}",
-        run_context=f"witness rate {float(LOW_WR) * 100:g} %, bag simulation (seed) {SEEDS[0]}",
-        collapse_context=f"witness rate {float(LOW_WR) * 100:g} %",
+        gallery_context=f"{MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {rate_label(LOW_WR)}, bag seed {SEEDS[0]}",
+        run_context=f"witness rate {rate_label(LOW_WR)}, bag simulation (seed) {SEEDS[0]}",
+        collapse_context=f"witness rate {rate_label(LOW_WR)}",
         bag_size=config["bags"]["bag_size"],
         top_k=config["mil"]["top_k"],
         batch_size=config["pretrain"]["batch_size"],
@@ -151,3 +151,28 @@ rule runtime:
         note=NOTE,
     script:
         "../scripts/runtime.py"
+
+
+rule retrieval:
+    input:
+        attention=f"results/mil/wr{LOW_WR}/seed{SEEDS[0]}/{{method}}/{MIL_MODELS[0]}/mil_seed{MIL_SEEDS[0]}/attention.parquet",
+        bags=f"results/bags/wr{LOW_WR}/seed{SEEDS[0]}/bags.parquet",
+        dataset="results/data/dataset.json",
+    output:
+        ranked="results/retrieval/{method}/ranked.csv",
+        slides=directory("results/retrieval/{method}/slides"),
+        gallery=report(
+            "results/retrieval/{method}/gallery.png",
+            caption="../report/retrieval.rst",
+            category="5. Retrieval",
+            subcategory="{method}",
+        ),
+    log:
+        "results/logs/retrieval/{method}.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        top_k=config["mil"]["top_k"],
+        context=f"{{method}}, {MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {rate_label(LOW_WR)}, bag seed {SEEDS[0]}",
+    script:
+        "../scripts/retrieval.py"
