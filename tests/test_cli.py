@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 
 from helpers import REPO, load_config
@@ -42,7 +43,10 @@ def test_the_chain_in_help_runs_to_the_end_without_snakemake(tmp_path):
     methods = ["random", "slam_ags"]
     for m in methods:
         r = run("pretrain", *c, "--bags", "run/bags.parquet", "--dataset", "run/dataset.json", "--method", m,
-                "--encoder", f"run/{m}/encoder.pt", "--metrics", f"run/{m}/metrics.parquet", cwd=tmp_path)
+                "--encoder", f"run/{m}/encoder.pt", "--metrics", f"run/{m}/metrics.parquet", "--index",
+                "run/patches.parquet", "--wr", "0.2", "--seed", "0", cwd=tmp_path)
+        metrics = pd.read_parquet(tmp_path / f"run/{m}/metrics.parquet")
+        assert (metrics["wr"] == 0.2).all() and (metrics["seed"] == 0).all() and (metrics["method"] == m).all()
         if m == "slam_ags":
             assert "pretrain slam_ags epoch 1/1" in r.stderr and "images/s" in r.stderr
         run("embed", *c, "--encoder", f"run/{m}/encoder.pt", "--bags", "run/bags.parquet", "--dataset",
@@ -56,7 +60,19 @@ def test_the_chain_in_help_runs_to_the_end_without_snakemake(tmp_path):
         "--pretrain", *[f"run/{m}/metrics.parquet" for m in methods], "--out-dir", "run/tables", cwd=tmp_path)
     table = pd.read_csv(tmp_path / "run/tables/paper_table.csv")
     assert set(table["method"]) == set(methods)
-    assert (tmp_path / "run/tables/paired.md").read_text().count("slam_ags") >= 1
+    # the paired difference is the numbers of the two runs' own metrics, not merely a table that exists
+    runs = {m: json.loads((tmp_path / f"run/{m}/abmil.json").read_text()) for m in methods}
+    paired = pd.read_csv(tmp_path / "run/tables/paired.csv").set_index("metric")
+    for metric in ("bag_auc", "bag_f1"):
+        expected = runs["slam_ags"][metric] - runs["random"][metric]
+        assert paired.loc[metric, "mean_diff"] == pytest.approx(expected)
+        assert paired.loc[metric, "n_pairs"] == 1 and not paired.loc[metric, "called"]
+    md = (tmp_path / "run/tables/paired.md").read_text()
+    assert f"{paired.loc['bag_auc', 'mean_diff']:+.3f} no CI" in md
+    run("retrieval", *c, "--bags", "run/bags.parquet", "--dataset", "run/dataset.json", "--attention",
+        "run/slam_ags/abmil.parquet", "--out-dir", "run/retrieval", cwd=tmp_path)
+    ranked = pd.read_csv(tmp_path / "run/retrieval/ranked.csv")
+    assert ranked["slide_id"].nunique() == 2 and (tmp_path / "run/retrieval/gallery.png").exists()
     run("figures", *c, "--tables", "run/tables", "--bags", "run/bags.parquet", "--dataset", "run/dataset.json",
         "--methods", *methods, "--pretrain", *[f"run/{m}/metrics.parquet" for m in methods],
         "--attention", *[f"run/{m}/abmil.parquet" for m in methods],

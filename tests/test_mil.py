@@ -68,37 +68,49 @@ def test_pamil_attention_ranks_separable_abnormal_cells_first():
 
 
 class AuthorsPAMIL(torch.nn.Module):
-    """The forward pass of the authors' ``PAMIL.py`` (Ace95/SLAM-AGS, adapted from Jiashuai-Liu/PAMIL), as
-    they run it (``size_arg='small'``, no dropout, no prototype or instance prediction), restated here with
-    their names and their order of operations: ``Attn_Net_Gated.forward`` and ``PAMIL.forward``."""
+    """The authors' ``PAMIL.py`` (Ace95/SLAM-AGS, adapted from Jiashuai-Liu/PAMIL) as they run it
+    (``size_arg='small'``: [dim, 512, 256], gated attention, no dropout, no prototype or instance prediction),
+    restated with their module names, shapes and order of operations. Nothing is shared with ``slamags.mil``:
+    our ``state_dict`` must load into it strictly, so a changed hidden size, a dropped ReLU or weight norm, or
+    a renamed layer fails here."""
 
-    def __init__(self, ours):
+    LAMBDA_CLST = LAMBDA_PROTO_CLST = 0.005      # their --lambda_clst / --lambda_proto_clst defaults
+
+    def __init__(self, dim, n_protos=10, n_classes=2):
         super().__init__()
-        self.proto = ours.prototypes
-        self.fc = ours.fc
-        self.attention_a = torch.nn.Sequential(ours.attention_a, torch.nn.Tanh())
-        self.attention_b = torch.nn.Sequential(ours.attention_b, torch.nn.Sigmoid())
-        self.attention_c = ours.attention_c
-        self.classifiers = ours.classifiers
-        self.n_classes = 2
+        nn = torch.nn
+        size = [dim, 512, 256]
+        self.proto = nn.Parameter(torch.randn(n_protos, size[0]))
+        self.fc = nn.Sequential(nn.Linear(size[0], size[1]), nn.ReLU())
+        self.attention_net = nn.Module()
+        self.attention_net.attention_a = nn.Sequential(nn.Linear(size[1], size[2]), nn.Tanh())
+        self.attention_net.attention_b = nn.Sequential(nn.Linear(size[1], size[2]), nn.Sigmoid())
+        self.attention_net.attention_c = nn.Linear(n_protos, n_classes)
+        self.classifiers = nn.ModuleList([nn.utils.parametrizations.weight_norm(nn.Linear(size[1], 1))
+                                          for _ in range(n_classes)])
+        self.n_classes = n_classes
 
-    def attention_net(self, proto, x):
-        a = self.attention_a(proto)  # p * D
-        b = self.attention_b(x)      # n * D
-        proto_A = torch.mm(a, b.T)   # p * n
-        proto_A = torch.transpose(proto_A, 0, 1)  # n * p
-        A = self.attention_c(proto_A)  # n * n_classes
-        return proto_A, A
+    def load_ours(self, state):
+        """Our parameter names -> theirs; strict: every tensor must have a place and the same shape."""
+        rename = {"prototypes": "proto", "attention_a.": "attention_net.attention_a.0.",
+                  "attention_b.": "attention_net.attention_b.0.", "attention_c.": "attention_net.attention_c."}
+        mapped = {}
+        for k, v in state.items():
+            for old, new in rename.items():
+                if k.startswith(old):
+                    k = new + k[len(old):]
+                    break
+            mapped[k] = v
+        self.load_state_dict(mapped, strict=True)
 
     def forward(self, h):
         F = torch.nn.functional
+        net = self.attention_net
         proto = F.normalize(self.fc(self.proto), p=2, dim=1)
         h = F.normalize(self.fc(h), p=2, dim=1)
-        proto_A, A_raw = self.attention_net(proto, h)  # proto_A: n * p, A_raw: n * c
-        A_raw = torch.transpose(A_raw, 1, 0)  # c * n
-        A = F.softmax(A_raw, dim=1)  # softmax over n
-        M = torch.mm(A, h)  # c * d
-        M = F.normalize(M, p=2, dim=1)
+        proto_A = torch.transpose(torch.mm(net.attention_a(proto), net.attention_b(h).T), 0, 1)   # n * p
+        A = F.softmax(torch.transpose(net.attention_c(proto_A), 1, 0), dim=1)                     # c * n
+        M = F.normalize(torch.mm(A, h), p=2, dim=1)
         logits = torch.empty(1, self.n_classes).float()
         for c in range(self.n_classes):
             logits[0, c] = self.classifiers[c](M[c])
@@ -106,33 +118,34 @@ class AuthorsPAMIL(torch.nn.Module):
         loss_proto_clst = 1 - torch.mean(torch.max(F.softmax(proto_A, dim=1), dim=0)[0])
         return logits, A, loss_clst, loss_proto_clst
 
+    def loss(self, h, label):
+        logits, _, clst, proto_clst = self(h)
+        return (torch.nn.functional.cross_entropy(logits, label) + self.LAMBDA_CLST * clst
+                + self.LAMBDA_PROTO_CLST * proto_clst)
 
-def test_pamil_forward_equals_the_authors_on_fixed_weights(monkeypatch):
-    import slamags.mil as mil
+
+def test_pamil_forward_and_full_loss_equal_the_authors_on_fixed_weights():
     from slamags.mil import PAMIL
 
     torch.manual_seed(0)
     ours = PAMIL(torch.randn(10, 64))
     for p in ours.parameters():                        # move every weight off its initial value
         p.data.add_(0.3 * torch.randn_like(p))
-    theirs = AuthorsPAMIL(ours)
+    theirs = AuthorsPAMIL(64)
+    theirs.load_ours(ours.state_dict())
     x = torch.randn(30, 64)
-    torch.set_grad_enabled(False)
-    try:
-        logits, attention, _ = ours(x)
+    with torch.no_grad():
+        logits, attention, aux = ours(x)
         t_logits, t_A, t_clst, t_proto_clst = theirs(x)
-    finally:
-        torch.set_grad_enabled(True)
+        for label in (0, 1):
+            y = torch.tensor([label])
+            full = torch.nn.functional.cross_entropy(logits[None], y) + aux     # the loss train_mil minimises
+            assert torch.isclose(full, theirs.loss(x, y), atol=1e-6)
     assert torch.allclose(logits, t_logits[0], atol=1e-6)
     assert torch.allclose(attention, t_A[1], atol=1e-7)          # the abnormal class's attention over cells
     assert torch.isclose(attention.sum(), torch.tensor(1.0))
-    monkeypatch.setattr(mil, "LAMBDA_CLST", 1.0)
-    monkeypatch.setattr(mil, "LAMBDA_PROTO_CLST", 0.0)
-    assert torch.isclose(ours(x)[2].detach(), t_clst, atol=1e-7)
-    monkeypatch.setattr(mil, "LAMBDA_CLST", 0.0)
-    monkeypatch.setattr(mil, "LAMBDA_PROTO_CLST", 1.0)
-    assert torch.isclose(ours(x)[2].detach(), t_proto_clst, atol=1e-7)
     assert 0 < t_clst.item() < 1 and 0 < t_proto_clst.item() < 1
+    assert abs(aux.item() - 0.005 * (t_clst.item() + t_proto_clst.item())) < 1e-7
 
 
 def test_validation_split_comes_from_train_bags_only_and_is_stratified():

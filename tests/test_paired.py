@@ -125,3 +125,16 @@ def test_markdown_counts_the_false_calls_its_comparisons_would_make():
     assert f"These tables make {n} comparisons" in md and f"about {expected_false_calls(n):.1f} of them" in md
     assert f"; {int(p['called'].sum())} are." in md
     assert "No paired runs" in paired_markdown(paired_differences(runs_table()[lambda d: d.method != "slam_ags"]))
+
+
+def test_the_studys_empirical_null_is_not_called():
+    """With equal task-gradient norms slam_ags is slam up to rounding: their kept probe AUCs (docs/study) differ
+    only by training noise, and the interval over the 5 simulations must not call that a difference."""
+    from helpers import REPO
+
+    probes = pd.read_csv(REPO / "docs/study/probe.csv")
+    for wr, d in probes.groupby("wr"):
+        by = d.pivot(index="seed", columns="method", values="probe_auc_test_cells")
+        diff = (by["slam_ags"] - by["slam"]).dropna()
+        _, lo, hi, n = simulation_interval(diff.to_numpy(), diff.index.to_numpy())
+        assert n == 5 and not is_called(lo, hi, n), (wr, lo, hi)
