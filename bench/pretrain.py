@@ -123,63 +123,58 @@ def bench_baseline(root, paths, labels, crop, batch, steps, warmup, device, work
     return n_views / (time.perf_counter() - t0)
 
 
-def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float:
-    images = load_images(root, paths, size, device=device)
-    s = TrainSettings(method="slam_ags", epochs=1, warmup_epochs=0, batch_size=batch, lr=1e-3, momentum=0.9,
-                      weight_decay=1e-4, temperature=0.07, crop_fraction=224 / 250, seed=0, probe_size=2,
-                      threads=torch.get_num_threads())
-    tr = Trainer(s, images, np.asarray(labels), device)
+def paper_trainer(method, images, labels, batch, device) -> Trainer:
+    """A trainer of ``method`` with the paper's training settings (``configs/paper.yaml``, one place for
+    them), at this benchmark's batch size and one thread per core; in train mode."""
+    from slamags import config as cfgmod
+
+    repo = Path(__file__).resolve().parents[1]
+    pretrain = dict(cfgmod.load([repo / "config.yaml", repo / "configs/paper.yaml"], check_paths=False)["pretrain"])
+    pretrain.update(batch_size=batch, probe_size=2, threads=torch.get_num_threads(), heldout_size=0)
+    tr = Trainer(TrainSettings.from_config(pretrain, method), images, np.asarray(labels), device)
     tr.model.train()
-    gen = torch.Generator().manual_seed(0)
-    batches = []
-    while len(batches) < steps + warmup:
-        batches += tr.sampler.epoch(gen)
-    for p, n in batches[:warmup]:
-        tr.step(p, n)
-    sync(device)
-    t0, n_views = time.perf_counter(), 0
-    for p, n in batches[warmup:warmup + steps]:
-        n_views += tr.step(p, n)[2]
-    sync(device)
-    return n_views / (time.perf_counter() - t0)
+    return tr
 
 
-def bench_methods(root, paths, labels, size, batch, steps, warmup, device, methods, rounds) -> dict:
-    """Step time of each method on the same batches, interleaved round by round (median of the rounds).
+def step_time(methods, root, paths, labels, size, batch, steps, warmup, device, rounds) -> dict:
+    """Views/s and step time of each method on the same batches, interleaved round by round (medians).
 
     Interleaving puts every method under the same machine load; the ratio to ``slam_ags`` is what the
     combiners' cost is judged by."""
     images = load_images(root, paths, size, device=device)
-    trainers, batches = {}, None
-    for m in methods:
-        s = TrainSettings(method=m, epochs=1, warmup_epochs=0, batch_size=batch, lr=1e-3, momentum=0.9,
-                          weight_decay=1e-4, temperature=0.07, crop_fraction=224 / 250, seed=0, probe_size=2,
-                          threads=torch.get_num_threads())
-        tr = Trainer(s, images, np.asarray(labels), device)
-        tr.model.train()
-        if batches is None:
-            gen = torch.Generator().manual_seed(0)
-            batches = []
-            while len(batches) < steps + warmup:
-                batches += tr.sampler.epoch(gen)
+    trainers = {m: paper_trainer(m, images, labels, batch, device) for m in methods}
+    gen, batches = torch.Generator().manual_seed(0), []
+    while len(batches) < steps + warmup:
+        batches += next(iter(trainers.values())).sampler.epoch(gen)
+    for tr in trainers.values():
         for p, n in batches[:warmup]:
             tr.step(p, n)
-        trainers[m] = tr
     times: dict[str, list[float]] = {m: [] for m in methods}
+    views: dict[str, int] = {}
     for _ in range(rounds):
         for m, tr in trainers.items():
             sync(device)
-            t0 = time.perf_counter()
+            t0, n_views = time.perf_counter(), 0
             for p, n in batches[warmup:warmup + steps]:
-                tr.step(p, n)
+                n_views += tr.step(p, n)[2]
             sync(device)
             times[m].append((time.perf_counter() - t0) / steps)
-    out = {m: {"ms_per_step": round(1000 * float(np.median(t)), 2), "ms_per_step_rounds": [round(1000 * x, 2) for x in t]}
-           for m, t in times.items()}
+            views[m] = n_views
+    out = {m: {"ms_per_step": round(1000 * float(np.median(t)), 2), "ms_per_step_rounds": [round(1000 * x, 2) for x in t],
+               "views_per_s": round(views[m] / steps / float(np.median(t)), 2)} for m, t in times.items()}
     if "slam_ags" in out:
         for m in out:
             out[m]["vs_slam_ags"] = round(out[m]["ms_per_step"] / out["slam_ags"]["ms_per_step"], 3)
     return out
+
+
+def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float:
+    """Views/s of our ``slam_ags`` step: :func:`step_time` of that method alone, one round."""
+    return step_time(["slam_ags"], root, paths, labels, size, batch, steps, warmup, device, 1)["slam_ags"]["views_per_s"]
+
+
+def bench_methods(root, paths, labels, size, batch, steps, warmup, device, methods, rounds) -> dict:
+    return step_time(methods, root, paths, labels, size, batch, steps, warmup, device, rounds)
 
 
 def bench_ceiling(crop, batch, steps, warmup, device) -> float:

@@ -27,15 +27,6 @@ def settings(method, **kw):
     return TrainSettings(**base)
 
 
-@pytest.fixture(scope="module")
-def train_set(tiny_dataset, tmp_path_factory):
-    d = tmp_path_factory.mktemp("pre")
-    idx = build_index(tiny_dataset, d / "idx.parquet", expected_size=32)
-    bags = simulate(idx, 0.2, 0, 20, 3, 1, ["LYT"], ["BLA"])
-    train = bags[bags["split"] == "train"].reset_index(drop=True)
-    return load_images(tiny_dataset, train["path"].tolist(), 32), train["bag_label"].to_numpy()
-
-
 def _train(method, train_set, **kw):
     torch.set_num_threads(2)
     images, labels = train_set

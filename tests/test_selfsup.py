@@ -6,21 +6,9 @@ import torch
 
 pytest.importorskip("lightly")
 
-from slamags.bags import simulate  # noqa: E402
-from slamags.images import load_images  # noqa: E402
-from slamags.index import build_index  # noqa: E402
 from slamags.methods import METHODS, SELFSUP  # noqa: E402
 from slamags.pretrain import Trainer, TrainSettings  # noqa: E402
 from slamags.selfsup import OBJECTIVES  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def train_set(tiny_dataset, tmp_path_factory):
-    d = tmp_path_factory.mktemp("ssl")
-    idx = build_index(tiny_dataset, d / "idx.parquet", expected_size=32)
-    bags = simulate(idx, 0.2, 0, 20, 3, 1, ["LYT"], ["BLA"])
-    train = bags[bags["split"] == "train"].reset_index(drop=True)
-    return load_images(tiny_dataset, train["path"].tolist(), 32), train["bag_label"].to_numpy()
 
 
 def test_the_method_table_names_every_objective():

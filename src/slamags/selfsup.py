@@ -110,38 +110,41 @@ class BYOL(Objective):
         return 0.5 * (self.criterion(p[0], t[1]) + self.criterion(p[1], t[0]))
 
 
-class VICReg(Objective):
+class TwoViewProjection(Objective):
+    """A loss on the two views' projections through one head (no teacher): VICReg and Barlow Twins."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        from lightly.models.modules import BarlowTwinsProjectionHead
+
+        super().__init__(backbone)
+        self.projection = BarlowTwinsProjectionHead(FEATURES, HIDDEN, HIDDEN)
+        self.criterion = self.make_criterion()
+
+    def make_criterion(self) -> nn.Module:
+        raise NotImplementedError
+
+    def loss(self, features: Features, backbone: nn.Module, views: list[torch.Tensor], step: int,
+             total: int) -> torch.Tensor:
+        z = [self.projection(features(backbone, v).float()) for v in views]
+        return self.criterion(z[0], z[1])
+
+
+class VICReg(TwoViewProjection):
     name = "vicreg"
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def make_criterion(self) -> nn.Module:
         from lightly.loss import VICRegLoss
-        from lightly.models.modules import BarlowTwinsProjectionHead
 
-        super().__init__(backbone)
-        self.projection = BarlowTwinsProjectionHead(FEATURES, HIDDEN, HIDDEN)
-        self.criterion = VICRegLoss()
-
-    def loss(self, features: Features, backbone: nn.Module, views: list[torch.Tensor], step: int,
-             total: int) -> torch.Tensor:
-        z = [self.projection(features(backbone, v).float()) for v in views]
-        return self.criterion(z[0], z[1])
+        return VICRegLoss()
 
 
-class BarlowTwins(Objective):
+class BarlowTwins(TwoViewProjection):
     name = "barlowtwins"
 
-    def __init__(self, backbone: nn.Module) -> None:
+    def make_criterion(self) -> nn.Module:
         from lightly.loss import BarlowTwinsLoss
-        from lightly.models.modules import BarlowTwinsProjectionHead
 
-        super().__init__(backbone)
-        self.projection = BarlowTwinsProjectionHead(FEATURES, HIDDEN, HIDDEN)
-        self.criterion = BarlowTwinsLoss()
-
-    def loss(self, features: Features, backbone: nn.Module, views: list[torch.Tensor], step: int,
-             total: int) -> torch.Tensor:
-        z = [self.projection(features(backbone, v).float()) for v in views]
-        return self.criterion(z[0], z[1])
+        return BarlowTwinsLoss()
 
 
 class DINO(Objective):
