@@ -30,7 +30,7 @@ No torch random number is drawn, so the monitor does not change training.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -127,3 +127,22 @@ def measure(forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
     n_neg = views_neg.shape[0]
     return {"neg_mean_cos": mean_pairwise_cosine(z[:n_neg]), "pos_mean_cos": mean_pairwise_cosine(z[n_neg:]),
             "effective_rank": effective_rank(h), "uniformity": uniformity(z)}
+
+
+def monitor(forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], heads: Mapping[str, torch.nn.Module],
+            views_neg: torch.Tensor, views_pos: torch.Tensor,
+            heldout: tuple[torch.Tensor, np.ndarray] | None = None) -> dict[str, float]:
+    """One row of the monitor: :func:`measure` of the shared projector; ``neg_mean_cos_<name>``,
+    ``pos_mean_cos_<name>`` and ``uniformity_<name>`` of every head in ``heads`` (a task's own head, applied to
+    the backbone features); and ``probe_auc_heldout`` on ``heldout`` (views, labels) when given."""
+    out = measure(forward, views_neg, views_pos)
+    for name, head in heads.items():
+        def through(x: torch.Tensor, head: torch.nn.Module = head) -> tuple[torch.Tensor, torch.Tensor]:
+            h, _ = forward(x)
+            return h, head(h.float())
+
+        per_head = measure(through, views_neg, views_pos)
+        out.update({f"{k}_{name}": per_head[k] for k in ("neg_mean_cos", "pos_mean_cos", "uniformity")})
+    if heldout is not None:
+        out[HELDOUT_COLUMN] = heldout_auc(forward, *heldout)
+    return out

@@ -47,7 +47,7 @@ import slamags
 from slamags import selfsup
 from slamags.checkpoint import Checkpoint
 from slamags.augment import centre_view, crop_size, random_view
-from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, heldout_auc, measure
+from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, monitor
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
@@ -166,6 +166,25 @@ def step_row(stats: SurgeryStats | None, task_names: tuple[str, ...]) -> dict[st
     return row
 
 
+def backward(losses: list[torch.Tensor | None], params: list[torch.Tensor], combine: str,
+             generator: torch.Generator) -> SurgeryStats | None:
+    """Set ``p.grad`` of every parameter from the task losses: the single task's gradient, or one gradient per
+    task (zeros where a task does not reach a parameter, or has no cell in the batch) combined by ``combine``
+    (:func:`slamags.combiners.get_combiner`); the combiner's telemetry, or None for one task."""
+    if combine == "single":
+        assert losses[0] is not None
+        losses[0].backward()
+        return None
+    task_grads = []
+    for loss in losses:
+        gs = torch.autograd.grad(loss, params, allow_unused=True) if loss is not None else [None] * len(params)
+        task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, params)])
+    combined, stats = get_combiner(combine)(task_grads, generator, inplace=True)
+    for p, g in zip(params, combined):
+        p.grad = g
+    return stats
+
+
 def projector() -> nn.Module:
     """A projection head of the shape of the encoder's (one task's own head)."""
     return nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
@@ -276,54 +295,27 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         results = [self._task_loss(task, idx_pos, idx_neg, step) for task in self.spec.tasks]
         losses = [loss for loss, _ in results]
-        stats = None
-        if self.spec.combine == "single":
-            assert losses[0] is not None
-            losses[0].backward()
-        else:
-            task_grads = []
-            for loss in losses:
-                gs = (torch.autograd.grad(loss, self.params, allow_unused=True) if loss is not None
-                      else [None] * len(self.params))
-                task_grads.append([g if g is not None else torch.zeros_like(p) for g, p in zip(gs, self.params)])
-            combined, stats = get_combiner(self.spec.combine)(task_grads, self.gen_surgery, inplace=True)
-            for p, g in zip(self.params, combined):
-                p.grad = g
+        stats = backward(losses, self.params, self.spec.combine, self.gen_surgery)
         self.opt.step()
         for objective in self.objectives.values():
             objective.after_step(self.model.backbone, step + 1, self.steps_per_epoch * self.s.epochs)
         zero = torch.zeros((), device=self.device)
         return [loss.detach() if loss is not None else zero for loss in losses], stats, sum(n for _, n in results)
 
-    def monitor(self, heldout: bool = True) -> dict[str, float]:
-        """Collapse numbers of the fixed probe set (eval mode, centre views, no gradient, no random draw): the
-        shared projector's, and ``neg_mean_cos_<task>`` etc. of every head a task has of its own."""
-        was_training = self.model.training
-        self.model.eval()
-        self.heads.eval()
-        self.objectives.eval()
+    def monitor(self) -> dict[str, float]:
+        """The collapse monitor (:func:`slamags.collapse.monitor`) of the fixed probe sets, in eval mode: the
+        shared projector, every head a task has of its own, and the held-out learning curve."""
+        modules, was_training = (self.model, self.heads, self.objectives), self.model.training
+        own = {**dict(self.heads.items()), **{k: o.projection for k, o in self.objectives.items()}}
+        for module in modules:
+            module.eval()
         try:
-            def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                return self._forward(centre_view(x.to(self.device), self.crop))
-
-            neg = self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)]
-            pos = self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)]
-            out = measure(forward, neg, pos)
-            own = {**dict(self.heads.items()), **{k: o.projection for k, o in self.objectives.items()}}
-            for name, head in own.items():
-                def through(x: torch.Tensor, head: nn.Module = head) -> tuple[torch.Tensor, torch.Tensor]:
-                    h, _ = forward(x)
-                    return h, head(h.float())
-
-                per_head = measure(through, neg, pos)
-                out.update({f"{k}_{name}": per_head[k] for k in ("neg_mean_cos", "pos_mean_cos", "uniformity")})
-            if heldout and self.heldout is not None:
-                out[HELDOUT_COLUMN] = heldout_auc(forward, *self.heldout)
-            return out
+            return monitor(lambda x: self._forward(centre_view(x.to(self.device), self.crop)), own,
+                           self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
+                           self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)], self.heldout)
         finally:
-            self.model.train(was_training)
-            self.heads.train(was_training)
-            self.objectives.train(was_training)
+            for module in modules:
+                module.train(was_training)
 
     # -- the loop ------------------------------------------------------------------
     def run_epoch(self, epoch: int) -> dict[str, Any]:
