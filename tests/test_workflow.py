@@ -83,11 +83,17 @@ def test_every_output_of_the_tiny_run(tiny_run):
             assert np.asarray(im.convert("L")).std() > 5        # not a blank canvas
         assert (res / f"figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     paired = (res / "tables/paired.md").read_text()
-    assert "hierarchical" in paired and "n (bag seeds)" in paired
+    assert "Student-t 95 % interval over the simulation means" in paired and "n (bag seeds)" in paired
+    for m in METHODS:                                    # every test bag ranked for a reviewer, with its gallery
+        ranked = pd.read_csv(res / f"retrieval/{m}/ranked.csv")
+        assert set(ranked["slide_id"]) == set(bags.loc[bags["split"] == "test", "bag_id"])
+        assert (res / f"retrieval/{m}/gallery.png").stat().st_size > 0
+        assert len(list((res / f"retrieval/{m}/slides").glob("*.png"))) == ranked["slide_id"].nunique()
     for name in ("paper_table", "paired", "representation", "data_quality", "runtime"):
         md = (res / f"tables/{name}.md").read_text()
         html = (res / f"tables/{name}.html").read_text()
         assert md.startswith("*Demonstration run on generated cells (32 px, 2 pretraining epochs)")
+        assert "Under-trained: 4 SGD steps per encoder" in md
         assert "<table>" in html and 'class="note"' in html
     runtime = pd.read_csv(res / "tables/runtime.csv")
     assert {"pretrain", "embed", "mil", "bags", "aggregate"} <= set(runtime["rule"])

@@ -488,10 +488,13 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
     return files
 
 
-def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str = "simclr") -> list[str]:
+def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = None) -> list[str]:
     """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in test-cell
     probe AUC to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
-    called, open: not; colour: slide-label-aware or self-supervised."""
+    called, open: not; colour: slide-label-aware or self-supervised. ``reference``: the method table's."""
+    from slamags.methods import REFERENCE_METHOD
+
+    reference = reference or REFERENCE_METHOD
     rows = table[table["method"] != reference].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(5.6, 0.32 * max(1, len(rows)) + 1.2))
     colours = {"slide-label-aware": "tab:red", "self-supervised": "tab:blue", "none": "grey"}

@@ -30,13 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slamags.methods import METHODS, ordered
+from slamags.methods import METHODS, REFERENCE_METHOD, ordered
 from slamags.paired import is_called, simulation_interval, t_interval
 from slamags.report import per_simulation
 
-REFERENCE = "simclr"
+REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 COLLAPSED = 0.9     # mean cosine within negative-bag cells at or above which a head counts as collapsed
-LABEL_AWARE_LOSSES = ("similarity", "similarity_cci", "similarity_vfloor", "supcon_bag", "weak_ce")
 
 
 def kind(method: str) -> str:
@@ -44,7 +43,7 @@ def kind(method: str) -> str:
     spec = METHODS.get(method)
     if spec is None or not spec.trains:
         return "none"
-    return "slide-label-aware" if any(t.loss in LABEL_AWARE_LOSSES for t in spec.tasks) else "self-supervised"
+    return "slide-label-aware" if any(t.label_aware for t in spec.tasks) else "self-supervised"
 
 
 def label_head_column(method: str) -> str | None:
@@ -53,7 +52,7 @@ def label_head_column(method: str) -> str | None:
     spec = METHODS.get(method)
     if spec is None or not spec.trains:
         return None
-    task = next((t for t in spec.tasks if t.loss in LABEL_AWARE_LOSSES), spec.tasks[0])
+    task = next((t for t in spec.tasks if t.label_aware), spec.tasks[0])
     return f"neg_mean_cos_{task.name}" if (task.own_head or task.selfsup) else "neg_mean_cos"
 
 

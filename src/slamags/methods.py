@@ -30,6 +30,8 @@ VIEWS = ("centre", "simclr")
 
 
 HEADS = ("shared", "own")
+# losses that read the bag label (slide-label-aware); the others learn from the images alone
+LABEL_AWARE_LOSSES = ("similarity", "similarity_cci", "similarity_vfloor", "supcon_bag", "weak_ce")
 # the field's self-supervised objectives (lightly's losses, heads and momentum utilities; slamags.selfsup)
 SELFSUP = ("byol", "vicreg", "barlowtwins", "dino", "mocov2")
 
@@ -54,6 +56,10 @@ class TaskSpec:
         return self.loss in SELFSUP
 
     @property
+    def label_aware(self) -> bool:
+        return self.loss in LABEL_AWARE_LOSSES
+
+    @property
     def own_head(self) -> bool:
         return self.head == "own" and not self.selfsup
 
@@ -66,6 +72,7 @@ class MethodSpec:
     combine: str = "single"        # single (one task) | sum | ags | a TorchJD weighting (slamags.combiners)
     head: bool = False             # a linear head on the 512-d features (trained with the encoder)
     paper: bool = False            # the paper's method: the one paired comparisons set against each baseline
+    reference: bool = False        # the leaderboard's reference: every method's difference is taken to it
 
     @property
     def trains(self) -> bool:
@@ -118,7 +125,7 @@ SELFSUP_REFERENCES = {
 METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("random", "nothing: the seeded random initialisation (lower bound)"),
     MethodSpec("simclr", "NT-Xent on two SimCLR views of every train patch",
-               (TaskSpec("ntxent", "all", ("simclr", "simclr"), "ntxent"),)),
+               (TaskSpec("ntxent", "all", ("simclr", "simclr"), "ntxent"),), reference=True),
     MethodSpec("weak", "cross-entropy of a linear head predicting each patch's bag label",
                (TaskSpec("weak_ce", "all", ("simclr",), "weak_ce"),), head=True),
     MethodSpec("supcon_bag", "supervised contrastive loss with the bag label as class",
@@ -144,6 +151,7 @@ METHODS.update({name: MethodSpec(name, SELFSUP_REFERENCES[name],
                                  (TaskSpec(name, "all", ("simclr", "simclr"), name),)) for name in SELFSUP})
 METHOD_ORDER = list(METHODS)
 PAPER_METHOD = next(m.name for m in METHODS.values() if m.paper)
+REFERENCE_METHOD = next(m.name for m in METHODS.values() if m.reference)
 
 
 def rank(name: str) -> int:
