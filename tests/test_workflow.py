@@ -83,7 +83,7 @@ def test_every_output_of_the_tiny_run(tiny_run):
             assert np.asarray(im.convert("L")).std() > 5        # not a blank canvas
         assert (res / f"figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     paired = (res / "tables/paired.md").read_text()
-    assert "Student-t 95 % interval over the simulation means" in paired and "n (bag seeds)" in paired
+    assert "95 % Student-t interval over the simulation means" in paired and "n (bag seeds)" in paired
     for m in METHODS:                                    # every test bag ranked for a reviewer, with its gallery
         ranked = pd.read_csv(res / f"retrieval/{m}/ranked.csv")
         assert set(ranked["slide_id"]) == set(bags.loc[bags["split"] == "test", "bag_id"])
