@@ -53,3 +53,11 @@ def test_markdown_bolds_only_called_differences_and_counts_chance_calls():
     assert md.count("**") == 2 * 2                                       # byol and random are called
     assert "4 comparisons: about 0.2 would be called by chance" in md
     assert "0.40 (no)" in md and "1.00 (yes)" in md
+
+
+def test_only_simulations_every_method_completed_count():
+    probes, metrics = run_outputs()
+    probes = probes[~((probes["method"] == "byol") & (probes["seed"] == 2))]      # byol's third encoder missing
+    t = leaderboard(probes, metrics).set_index("method")
+    assert (t["n_simulations"] == 2).all()
+    assert t.loc["simclr", "probe_auc"] == pytest.approx(0.79)

@@ -57,8 +57,14 @@ def label_head_column(method: str) -> str | None:
 
 
 def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
-    """One row per method (see the module docstring), ranked by mean test-cell probe AUC."""
+    """One row per method (see the module docstring), ranked by mean test-cell probe AUC. Only simulations in
+    which every method has its encoder count, so that every mean rests on the same simulations."""
     per_sim = per_simulation(probes, pretrain_metrics)
+    n_methods = per_sim["method"].nunique()
+    complete = per_sim.groupby("seed")["method"].nunique()
+    keep = complete[complete == n_methods].index
+    per_sim = per_sim[per_sim["seed"].isin(keep)]
+    pretrain_metrics = pretrain_metrics[pretrain_metrics["seed"].isin(keep)]
     last = pretrain_metrics.sort_values("epoch", kind="stable").groupby(["seed", "method"]).tail(1)
     ref = per_sim[per_sim["method"] == reference].set_index("seed")
     rows: list[dict[str, Any]] = []
