@@ -68,7 +68,7 @@ def telemetry(folder: Path) -> pd.DataFrame:
                                                  f"{d['grad_norm_ratio'].max():.3f}]",
                      "cos(g1, g2)": f"{d['cos_mean'].mean():+.3f}",
                      "steps in conflict": f"{d['conflict_fraction'].mean():.0%}",
-                     "max |w - 1|": f"{float((w - 1).abs().max().max()):.3f}",
+                     "max abs(w − 1)": f"{float((w - 1).abs().max().max()):.3f}",
                      "step change, epoch 1": (f"{np.median(change):.3f} [max {change.max():.3f}]" if len(change)
                                               else "not logged"),
                      "collapse step (epoch 1)": ("never" if collapse_step and all(np.isnan(collapse_step)) else
@@ -110,7 +110,7 @@ def main(folders: list[str]) -> None:
     print(effect.to_markdown(index=False) if len(effect) else "No method was run with and without surgery.")
     print("\nNorm ratio: |g_label-aware| / |g_NT-Xent|, mean of the epoch means over simulations [min, max of the "
           "epoch means]; with two tasks of equal norm PCGrad rescaled to the sum's norm is the plain sum "
-          "(src/slamags/surgery.py). max |w - 1|: the largest distance of an epoch's mean task weight from the "
+          "(src/slamags/surgery.py). max abs(w − 1): the largest distance of an epoch's mean task weight from the "
           "plain sum's weight 1 (0: the step was the sum). Step change: |Σ (w_k − 1) g_k| / |Σ g_k| at the steps "
           "logged inside epoch 1, median [max] over steps and simulations: how far the combined step is from "
           "the plain sum's (0: the sum; a task whose gradient is tiny can take a large weight and still change "

@@ -121,7 +121,7 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
         "label-aware head cos (collapsed)": [
             "—" if math.isnan(r.label_head_cos) else
             f"{r.label_head_cos:.2f} ({'yes' if r.collapsed else 'no'})" for r in table.itertuples()],
-        "|g₁|/|g₂|": ["—" if math.isnan(v) else f"{v:.2f}" for v in table["norm_ratio"]],
+        "‖g₁‖/‖g₂‖": ["—" if math.isnan(v) else f"{v:.2f}" for v in table["norm_ratio"]],
         "min / encoder": [f"{v:.1f}" for v in table["minutes"]],
     })
     n_cmp = int((table["method"] != reference).sum())
@@ -131,7 +131,7 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             f"(wins): simulations where the method is higher. {n_cmp} comparisons: about "
             f"{0.05 * n_cmp:.1f} would be called by chance if no method differed from {reference}. Label-aware head "
             f"cos: last-epoch mean pairwise cosine within negative-bag cells of the head the slide-label-aware task "
-            f"trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. |g₁|/|g₂|: mean "
+            f"trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. ‖g₁‖/‖g₂‖: mean "
             f"ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: training time per "
             f"encoder.\n")
     return shown.to_markdown(index=False) + "\n" + note
