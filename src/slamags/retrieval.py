@@ -6,8 +6,8 @@ From one MIL run's ``attention.parquet`` and the bags it was evaluated on:
   ``path`` (relative to ``dataset.root``), ``attention``, ``slide_prob`` (the MIL model's probability that
   the slide is positive), ``slide_label`` and ``instance_label`` (1 abnormal, 0 normal, -1 unknown: a
   cohort's cells carry no label);
-- ``slides/<slide_id>.csv`` (the same rows of one slide) and ``slides/<slide_id>.png``, the gallery of its
-  top-K cells, abnormal cells framed red where ground truth exists (simulated bags);
+- ``slides/<slide_id>.csv`` (the same rows of one slide) and ``slides/<slide_id>.png``, its top-K cells side
+  by side, most attended first, abnormal cells framed red where ground truth exists (simulated bags);
 - ``gallery.png``: the top-K cells of every test slide (up to ``max_slides``, most probably positive first),
   one row per slide, for the HTML report.
 """
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from PIL import Image
 
 from slamags.figures import cell_mosaic, save
 from slamags.io import atomic_path
@@ -59,14 +60,10 @@ def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_
         d = ranked[ranked["slide_id"] == slide]
         with atomic_path(slides / f"{_safe(slide)}.csv") as tmp:
             d.to_csv(tmp, index=False)
-        top = d.head(top_k)
-        fig, ax = plt.subplots(figsize=(max(2.0, top_k * 0.62), 1.0))
-        ax.imshow(cell_mosaic([root / p for p in top["path"]], top["instance_label"].tolist(), top_k))
-        ax.axis("off")
-        ax.set_title(f"{slide}: P(positive) {d['slide_prob'].iloc[0]:.2f}, label {int(d['slide_label'].iloc[0])}; "
-                     f"top-{top_k} attended cells", fontsize=7)
-        save(fig, slides / _safe(slide))
-        (slides / f"{_safe(slide)}.pdf").unlink(missing_ok=True)
+        top = d.head(top_k)            # the mosaic itself (its CSV beside it names the slide and its probability)
+        with atomic_path(slides / f"{_safe(slide)}.png") as tmp:
+            Image.fromarray(cell_mosaic([root / p for p in top["path"]], top["instance_label"].tolist(),
+                                        top_k)).save(tmp, format="PNG")
     shown = list(order[:max_slides])
     fig, axes = plt.subplots(len(shown), 1, figsize=(max(2.0, top_k * 0.62), 0.75 * len(shown) + 0.4), squeeze=False)
     for ax, slide in zip(axes[:, 0], shown):
