@@ -95,6 +95,10 @@ def redraw(dest: Path) -> list[str]:
         t = Path(tmp)
         if (dest / "all_runs.parquet").exists():
             runs = pd.read_parquet(dest / "all_runs.parquet")
+            from slamags.report import summarise, table_markdown
+
+            (dest / "paper_table.md").write_text(table_markdown(summarise(runs), top_k, runs))
+            drawn.append("paper_table.md")
             paired = paired_differences(runs)
             paired.to_csv(dest / "paired.csv", index=False)
             (dest / "paired.md").write_text(paired_markdown(paired))
