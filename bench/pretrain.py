@@ -173,10 +173,6 @@ def bench_ours(root, paths, labels, size, batch, steps, warmup, device) -> float
     return step_time(["slam_ags"], root, paths, labels, size, batch, steps, warmup, device, 1)["slam_ags"]["views_per_s"]
 
 
-def bench_methods(root, paths, labels, size, batch, steps, warmup, device, methods, rounds) -> dict:
-    return step_time(methods, root, paths, labels, size, batch, steps, warmup, device, rounds)
-
-
 def bench_ceiling(crop, batch, steps, warmup, device) -> float:
     torch.manual_seed(0)
     from torchvision.models import resnet18
@@ -218,7 +214,7 @@ def main() -> None:
     if a.method:
         n = a.cells or a.batch * (a.steps + a.warmup)
         root, paths, labels = cell_tree(n, a.size, a.workdir)
-        res = bench_methods(root, paths, labels, a.size, a.batch, a.steps, a.warmup, device, a.method, a.rounds)
+        res = step_time(a.method, root, paths, labels, a.size, a.batch, a.steps, a.warmup, device, a.rounds)
         write({"benchmark": "pretrain step per method", "device": device_name(device), "torch": str(torch.__version__),
                "image_size": a.size, "crop": crop_size(a.size, 224 / 250), "batch": a.batch, "steps": a.steps,
                "rounds": a.rounds, "methods": res}, a.out)
