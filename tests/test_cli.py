@@ -51,7 +51,7 @@ def test_the_chain_in_help_runs_to_the_end_without_snakemake(tmp_path):
             assert "pretrain slam_ags epoch 1/1" in r.stderr and "images/s" in r.stderr
         run("embed", *c, "--encoder", f"run/{m}/encoder.pt", "--bags", "run/bags.parquet", "--dataset",
             "run/dataset.json", "--out", f"run/{m}/embeddings.parquet", "--probe", f"run/{m}/probe.json", "--wr", "0.2",
-            "--seed", "0", cwd=tmp_path)
+            "--seed", "0", "--method", m, cwd=tmp_path)
         run("mil", *c, "--bags", "run/bags.parquet", "--embeddings", f"run/{m}/embeddings.parquet", "--wr", "0.2",
             "--seed", "0", "--method", m, "--model", "abmil", "--out-metrics", f"run/{m}/abmil.json", "--out-attention", f"run/{m}/abmil.parquet", cwd=tmp_path)
         assert "bag_f1" in json.loads((tmp_path / f"run/{m}/abmil.json").read_text())

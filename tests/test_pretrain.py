@@ -142,7 +142,7 @@ def test_weak_supervision_learns_cells_at_witness_rate_100(lr, learns, tiny_data
 def _cli_pretrain(cfg_path, bags, dataset, out, ckpt, method="slam_ags"):
     return [sys.executable, "-m", "slamags.cli", "pretrain", "--config", str(cfg_path), "--bags", str(bags),
             "--dataset", str(dataset), "--method", method, "--encoder", str(out / "encoder.pt"),
-            "--metrics", str(out / "metrics.parquet"), "--ckpt-dir", str(ckpt)]
+            "--metrics", str(out / "metrics.parquet"), "--ckpt-dir", str(ckpt), "--wr", "0.2", "--seed", "0"]
 
 
 @pytest.mark.parametrize("method", ["slam_ags", "slam_pcgrad", "byol"])

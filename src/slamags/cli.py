@@ -11,7 +11,7 @@ The whole chain, in the order the workflow runs it (pretrain, embed and mil once
         --wr 0.1 --seed 0
     slamags embed --config config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
         --dataset run/dataset.json --out run/slam_ags/embeddings.parquet --probe run/slam_ags/probe.json \\
-        --wr 0.1 --seed 0
+        --wr 0.1 --seed 0 --method slam_ags
     slamags mil --config config.yaml --bags run/bags.parquet --embeddings run/slam_ags/embeddings.parquet \\
         --wr 0.1 --seed 0 --method slam_ags --model pamil --out-metrics run/slam_ags/pamil.json \\
         --out-attention run/slam_ags/pamil.parquet
@@ -37,6 +37,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from slamags import config as cfgmod
+from slamags import wiring
 from slamags.runner import guarded, setup_logging, stop_cleanly_on_sigterm
 
 
@@ -82,55 +83,33 @@ def _check_config(a: argparse.Namespace) -> None:
 
 
 def _bags(a: argparse.Namespace) -> None:
-    from slamags.bags import simulate_to_file
-    from slamags.cohort import cohort_to_file
-
-    cfg = _config(a)
-    if cfgmod.is_cohort(cfg):
-        guarded(cohort_to_file, cohort=cfg["cohort"], index_path=a.index, out=a.out, seed=a.seed)
-        return
-    guarded(simulate_to_file, bags=cfg["bags"], negative_classes=cfg["dataset"]["negative_classes"],
-            positive_classes=cfg["dataset"]["positive_classes"], index_path=a.index, out=a.out, wr=a.wr, seed=a.seed)
+    guarded(wiring.bags(_config(a), wiring.RunId(a.wr, a.seed), index_path=a.index, out=a.out))
 
 
 def _pretrain(a: argparse.Namespace) -> None:
-    from slamags.pretrain import run_pretraining
-
-    ids = {"wr": a.wr, "seed": a.seed} if a.seed is not None else None   # as Snakemake: the seed's own encoder
-    guarded(run_pretraining, pretrain=_config(a)["pretrain"], bags_path=a.bags, dataset_json=a.dataset, method=a.method,
-            out_encoder=a.encoder, out_metrics=a.metrics, ckpt_dir=a.ckpt_dir, index_path=a.index, ids=ids,
-            out_steps=a.steps)
+    guarded(wiring.pretrain(_config(a), wiring.RunId(a.wr, a.seed, a.method), bags_path=a.bags,
+                            dataset_json=a.dataset, out_encoder=a.encoder, out_metrics=a.metrics,
+                            ckpt_dir=a.ckpt_dir, index_path=a.index, out_steps=a.steps))
 
 
 def _embed(a: argparse.Namespace) -> None:
-    from slamags.embed import run_embedding
-
-    cfg = _config(a)
-    guarded(run_embedding, embed=cfg["embed"], threads=cfg["pretrain"]["threads"], encoder_path=a.encoder, bags_path=a.bags, dataset_json=a.dataset,
-            out=a.out, out_probe=a.probe, ids={"wr": a.wr, "seed": a.seed})
+    guarded(wiring.embed(_config(a), wiring.RunId(a.wr, a.seed, a.method), encoder_path=a.encoder,
+                         bags_path=a.bags, dataset_json=a.dataset, out=a.out, out_probe=a.probe))
 
 
 def _mil(a: argparse.Namespace) -> None:
-    from slamags.mil import run_mil
-
-    guarded(run_mil, mil=_config(a)["mil"], bags_path=a.bags, embeddings_path=a.embeddings,
-            runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)],
-            ids={"wr": a.wr, "seed": a.seed, "method": a.method})
+    guarded(wiring.mil(_config(a), wiring.RunId(a.wr, a.seed, a.method), bags_path=a.bags,
+                       embeddings_path=a.embeddings, runs=[(a.model, a.mil_seed, a.out_metrics, a.out_attention)]))
 
 
 def _retrieval(a: argparse.Namespace) -> None:
-    from slamags.retrieval import write_retrieval
-
-    guarded(write_retrieval, attention_path=a.attention, bags_path=a.bags, dataset_json=a.dataset,
-            out_dir=a.out_dir, top_k=_config(a)["mil"]["top_k"], context=a.context)
+    guarded(wiring.retrieval(_config(a), attention_path=a.attention, bags_path=a.bags, dataset_json=a.dataset,
+                             out_dir=a.out_dir, context=a.context))
 
 
 def _aggregate(a: argparse.Namespace) -> None:
-    from slamags.report import aggregate
-
-    cfg = _config(a)
-    guarded(aggregate, metric_files=a.metrics, probe_files=a.probes, out_dir=a.out_dir,
-            top_k=cfg["mil"]["top_k"], pretrain_metric_files=a.pretrain, note=cfgmod.demonstration_note(cfg))
+    guarded(wiring.aggregate(_config(a), metric_files=a.metrics, probe_files=a.probes, out_dir=a.out_dir,
+                             pretrain_metric_files=a.pretrain))
 
 
 def _figures(a: argparse.Namespace) -> None:
@@ -167,7 +146,8 @@ WORKERS: Option = (("--workers",), {"type": int, "default": os.cpu_count() or 1,
 FILES = {"nargs": "+", "metavar": "FILE"}
 RUN_IDS: list[Option] = [  # written into probe.json / metrics.json, where slamags aggregate reads them
     (("--wr",), {"type": float, "required": True, "help": "witness rate of --bags (as given to slamags bags)"}),
-    (("--seed",), {"type": int, "required": True, "help": "bag seed of --bags (as given to slamags bags)"})]
+    (("--seed",), {"type": int, "required": True,
+                   "help": "bag seed of --bags (as given to slamags bags); pretraining adds it to pretrain.seed"})]
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option]]] = {
     "synth": ("generate synthetic bone-marrow cells in the TCIA layout", _synth, [
         (("--out",), {"required": True, "help": "folder to write <CLASS>/... JPEGs into"}),
@@ -199,13 +179,12 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
                          "help": "one of: " + ", ".join(_method_names())}),
         (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
         (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"}),
-        (("--wr",), {"type": float, "default": None, "help": "the run's witness rate (a column of --metrics)"}),
-        (("--seed",), {"type": int, "default": None,
-                       "help": "the bag seed: added to pretrain.seed, as the workflow does (its own encoder)"}),
+        *RUN_IDS,
         (("--steps",), {"default": None, "help": "steps.parquet: epoch-1 telemetry (pretrain.first_epoch_log_every)"})]),
     "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
-        (("--probe",), {"required": True}), *RUN_IDS]),
+        (("--probe",), {"required": True}), *RUN_IDS,
+        (("--method",), {"required": True, "help": "the method of --encoder (a column of --probe)"})]),
     "mil": ("train and evaluate one MIL model on one embedding", _mil, [
         CONFIG, BAGS, (("--embeddings",), {"required": True}), *RUN_IDS,
         (("--method",), {"required": True, "help": "the method of the encoder behind --embeddings"}),

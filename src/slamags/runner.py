@@ -11,9 +11,12 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from slamags import SlamagsError
+
+if TYPE_CHECKING:
+    from slamags.wiring import StageCall
 
 
 def setup_logging(logfile: str | None = None) -> None:
@@ -24,8 +27,9 @@ def setup_logging(logfile: str | None = None) -> None:
                         datefmt="%H:%M:%S", handlers=handlers, force=True)
 
 
-def run_job(smk: Any, fn: Callable[..., Any], **kwargs: Any) -> None:
-    """Run ``fn(**kwargs)`` inside a Snakemake ``script:`` job, logging to its log file.
+def run_job(smk: Any, fn: Callable[..., Any] | StageCall, **kwargs: Any) -> None:
+    """Run ``fn(**kwargs)`` (or a :class:`~slamags.wiring.StageCall`) inside a Snakemake ``script:`` job,
+    logging to its log file.
 
     The job dies with the Snakemake process that started it (:func:`die_with_parent`), so a
     killed workflow leaves no orphaned job writing into its outputs.
@@ -68,7 +72,13 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def guarded(fn: Callable[..., Any], **kwargs: Any) -> Any:
+def guarded(fn: Callable[..., Any] | StageCall, **kwargs: Any) -> Any:
+    """Call ``fn(**kwargs)`` (or a :class:`~slamags.wiring.StageCall`); a :class:`SlamagsError` becomes one
+    line on stderr and exit code 1."""
+    from slamags.wiring import StageCall
+
+    if isinstance(fn, StageCall):
+        fn, kwargs = fn.func, {**fn.kwargs, **kwargs}
     try:
         return fn(**kwargs)
     except SlamagsError as e:

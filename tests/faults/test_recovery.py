@@ -91,7 +91,7 @@ def test_two_trainers_never_share_a_checkpoint_folder(tmp_path, tiny_dataset, fa
                     "--out", "b.parquet"], cwd=tmp_path, check=True, capture_output=True)
     (tmp_path / "d.json").write_text(f'{{"kind": "folder", "root": "{tiny_dataset}", "image_size": 32}}')
     cmd = [*SLAMAGS, "pretrain", "--config", "c.yaml", "--bags", "b.parquet", "--dataset", "d.json", "--method",
-           "slam_ags", "--metrics", "m.parquet", "--ckpt-dir", "ck"]
+           "slam_ags", "--metrics", "m.parquet", "--ckpt-dir", "ck", "--wr", "0.2", "--seed", "0"]
     first = subprocess.Popen([*cmd, "--encoder", "a.pt"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120

@@ -2,6 +2,7 @@ import sys
 
 from slamags import SlamagsError
 from slamags import config as slamags_config
+from slamags import wiring
 from slamags.bags import rate_label
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job

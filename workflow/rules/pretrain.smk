@@ -20,6 +20,7 @@ rule pretrain:
         runtime=pretrain_runtime_min,
     params:
         ckpt_dir="results/pretrain/wr{wr}/seed{seed}/{method}/.ckpt",
-        pretrain={k: v for k, v in config["pretrain"].items() if k != "methods"},
+        # what the job reads of the config (slamags.wiring builds its call): a change reruns it
+        pretrain=wiring.pretrain_section(config),
     script:
         "../scripts/pretrain.py"

@@ -99,7 +99,7 @@ rule figures:
     params:
         methods=METHODS,
         gallery_size=config["report"]["gallery_size"],
-        gallery_context=f"{MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {rate_label(LOW_WR)}, bag seed {SEEDS[0]}",
+        gallery_context=wiring.run_context(config),
         run_context=f"witness rate {rate_label(LOW_WR)}, bag simulation (seed) {SEEDS[0]}",
         collapse_context=f"witness rate {rate_label(LOW_WR)}",
         bag_size=config["bags"]["bag_size"],
@@ -173,6 +173,6 @@ rule retrieval:
         "../../envs/report.yaml"
     params:
         top_k=config["mil"]["top_k"],
-        context=f"{{method}}, {MIL_MODELS[0]} (MIL seed {MIL_SEEDS[0]}), wr {rate_label(LOW_WR)}, bag seed {SEEDS[0]}",
+        context=lambda w: wiring.run_context(config, w.method),
     script:
         "../scripts/retrieval.py"

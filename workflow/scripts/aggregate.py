@@ -1,6 +1,6 @@
-from slamags.report import aggregate
+from slamags import wiring
 from slamags.runner import run_job
 
-run_job(snakemake, aggregate, metric_files=list(snakemake.input.metrics), probe_files=list(snakemake.input.probes),
-        out_dir="results/tables", top_k=snakemake.params.top_k,
-        pretrain_metric_files=list(snakemake.input.pretrain), note=snakemake.params.note)
+i = snakemake.input
+run_job(snakemake, wiring.aggregate(snakemake.config, metric_files=i.metrics, probe_files=i.probes,
+                                    out_dir="results/tables", pretrain_metric_files=i.pretrain))

@@ -1,8 +1,7 @@
-from slamags.embed import run_embedding
+from slamags import wiring
 from slamags.runner import run_job
 
-w = snakemake.wildcards
-run_job(snakemake, run_embedding, embed=snakemake.params.embed, threads=snakemake.threads,
-        encoder_path=snakemake.input.encoder, bags_path=snakemake.input.bags, dataset_json=snakemake.input.dataset,
-        out=snakemake.output.embeddings, out_probe=snakemake.output.probe,
-        ids={"wr": float(w.wr), "seed": int(w.seed), "method": w.method})
+w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
+run_job(snakemake, wiring.embed(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
+                                encoder_path=i.encoder, bags_path=i.bags, dataset_json=i.dataset,
+                                out=o.embeddings, out_probe=o.probe, threads=snakemake.threads))

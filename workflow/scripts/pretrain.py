@@ -1,8 +1,8 @@
-from slamags.pretrain import run_pretraining
+from slamags import wiring
 from slamags.runner import run_job
 
-w = snakemake.wildcards
-run_job(snakemake, run_pretraining, pretrain=snakemake.params.pretrain, bags_path=snakemake.input.bags,
-        dataset_json=snakemake.input.dataset, method=w.method, out_encoder=snakemake.output.encoder,
-        out_metrics=snakemake.output.metrics, out_steps=snakemake.output.steps, ckpt_dir=snakemake.params.ckpt_dir,
-        ids={"wr": float(w.wr), "seed": int(w.seed)}, index_path=snakemake.input.index)
+w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
+run_job(snakemake, wiring.pretrain(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
+                                   bags_path=i.bags, dataset_json=i.dataset, out_encoder=o.encoder,
+                                   out_metrics=o.metrics, ckpt_dir=snakemake.params.ckpt_dir, index_path=i.index,
+                                   out_steps=o.steps))
