@@ -9,8 +9,13 @@ from snakemake.utils import min_version
 
 from slamags import SlamagsError
 from slamags import config as slamags_config
+from slamags import stopping
 
 min_version("8.10")
+
+# SIGTERM and SIGINT stop the run at once (jobs stopped, then Snakemake's own cancel), never hung:
+# Snakemake's SIGTERM handler can deadlock on its scheduler lock (slamags.stopping)
+stopping.install()
 
 
 # a YAML mistake in config.yaml gets its file and line (Snakemake's own message names neither);

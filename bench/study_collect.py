@@ -75,7 +75,7 @@ def redraw(dest: Path) -> list[str]:
 
     from slamags import figures
     from slamags.paired import paired_differences, paired_markdown
-    from slamags.report import representation_markdown, representation_table
+    from slamags.report.representation import representation_markdown, representation_table
 
     info = json.loads((dest / "run.json").read_text())
     bag_size, top_k, batch = info["bags"]["bag_size"], info["mil"]["top_k"], info["pretrain"]["batch_size"]
@@ -95,7 +95,8 @@ def redraw(dest: Path) -> list[str]:
         t = Path(tmp)
         if (dest / "all_runs.parquet").exists():
             runs = pd.read_parquet(dest / "all_runs.parquet")
-            from slamags.report import summarise, table_markdown
+            from slamags.report.paper_table import table_markdown
+            from slamags.report.runs import summarise
 
             (dest / "paper_table.md").write_text(table_markdown(summarise(runs), top_k, runs))
             drawn.append("paper_table.md")

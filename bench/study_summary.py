@@ -18,8 +18,10 @@ import sys
 import numpy as np
 import pandas as pd
 
+from slamags.figures import chance_level
 from slamags.methods import ordered
 from slamags.paired import t_interval
+from slamags.tables import pipe_table
 
 
 def per_simulation(runs: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
@@ -35,27 +37,28 @@ def cell(values: np.ndarray) -> str:
     return f"{v.mean():.3f}" + ("" if np.isnan(lo) else f" [{lo:.3f}, {hi:.3f}]")
 
 
-def chance(bag_size: int, top_k: int) -> dict[str, str]:
-    """Chance levels: AUC 0.5; F1 of a coin flip 0.5 and of 'every bag positive' 2/3 (balanced test bags);
-    Top-K recall of K cells drawn at random = K / bag size (whatever the number of witnesses)."""
-    return {"bag_auc": "0.500", "bag_f1": "0.500 (coin) / 0.667 (all positive)",
-            "topk_recall": f"{top_k / bag_size:.3f}"}
+def chance(wr: float, bag_size: int, top_k: int) -> dict[str, str]:
+    """Chance levels at witness rate ``wr`` (:func:`slamags.figures.chance_level`); bag F1 also of 'every bag
+    positive', 2/3 on balanced test bags."""
+    level = {m: chance_level(m, wr, bag_size, top_k) for m in ("bag_auc", "bag_f1", "topk_recall")}
+    return {"bag_auc": f"{level['bag_auc']:.3f}", "bag_f1": f"{level['bag_f1']:.3f} (coin) / 0.667 (all positive)",
+            "topk_recall": f"{level['topk_recall']:.3f}"}
 
 
 def bag_level(runs: pd.DataFrame, bag_size: int, top_k: int) -> str:
     metrics = [("bag_auc", "bag AUC"), ("bag_f1", "bag F1"), ("topk_recall", f"Top-{top_k} recall")]
-    ch = chance(bag_size, top_k)
     out = []
     for mil, d in runs.groupby("mil"):
-        out += [f"### Bag level, {mil}", "", "| wr | method | n (bag seeds) | " + " | ".join(
-            f"{name} [95 % t-interval]" for _, name in metrics) + " |", "|" + "---|" * (3 + len(metrics))]
+        rows = []
         for wr in sorted(d["wr"].unique(), reverse=True):
             for m in ordered(d.loc[d["wr"] == wr, "method"]):
                 dd = d[(d["wr"] == wr) & (d["method"] == m)]
-                cells = [cell(per_simulation(dd, c, ["method"])[c].to_numpy(float)) for c, _ in metrics]
-                out.append(f"| {wr * 100:g} % | {m} | {dd['seed'].nunique()} | " + " | ".join(cells) + " |")
-            out.append(f"| {wr * 100:g} % | *chance* | | " + " | ".join(ch[c] for c, _ in metrics) + " |")
-        out.append("")
+                rows.append([f"{wr * 100:g} %", m, dd["seed"].nunique()]
+                            + [cell(per_simulation(dd, c, ["method"])[c].to_numpy(float)) for c, _ in metrics])
+            level = chance(wr, bag_size, top_k)
+            rows.append([f"{wr * 100:g} %", "*chance*", ""] + [level[c] for c, _ in metrics])
+        head = ["wr", "method", "n (bag seeds)"] + [f"{name} [95 % t-interval]" for _, name in metrics]
+        out += [f"### Bag level, {mil}", "", pipe_table(head, rows), ""]
     return "\n".join(out)
 
 
@@ -63,14 +66,14 @@ def representation(runs: pd.DataFrame) -> str:
     if "probe_auc" not in runs:
         return ""
     d = runs.drop_duplicates(["wr", "seed", "method"])
-    out = ["### Representation: linear-probe AUC of abnormal vs normal test cells", "",
-           "| wr | method | n (bag seeds) | probe AUC [95 % t-interval] |", "|---|---|---|---|"]
+    rows = []
     for wr in sorted(d["wr"].unique(), reverse=True):
         for m in ordered(d.loc[d["wr"] == wr, "method"]):
             v = d[(d["wr"] == wr) & (d["method"] == m)]
-            out.append(f"| {wr * 100:g} % | {m} | {v['seed'].nunique()} | {cell(v['probe_auc'].to_numpy(float))} |")
-        out.append(f"| {wr * 100:g} % | *chance* | | 0.500 |")
-    return "\n".join(out) + "\n"
+            rows.append([f"{wr * 100:g} %", m, v["seed"].nunique(), cell(v["probe_auc"].to_numpy(float))])
+        rows.append([f"{wr * 100:g} %", "*chance*", "", "0.500"])
+    return ("### Representation: linear-probe AUC of abnormal vs normal test cells\n\n"
+            + pipe_table(["wr", "method", "n (bag seeds)", "probe AUC [95 % t-interval]"], rows) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:

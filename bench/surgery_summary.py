@@ -23,7 +23,7 @@ import pandas as pd
 from slamags.leaderboard import label_head_column
 from slamags.methods import METHODS, ordered
 from slamags.paired import is_called, simulation_interval
-from slamags.report import per_simulation
+from slamags.report.representation import per_simulation
 
 
 def step_change(rows: pd.DataFrame, tasks: tuple[str, ...]) -> np.ndarray:

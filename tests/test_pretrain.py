@@ -12,7 +12,7 @@ import torch
 
 from helpers import load_config
 from slamags.bags import simulate
-from slamags.embed import embed_images, linear_probe_auc
+from slamags.embed import embed_images
 from slamags.images import load_images
 from slamags.index import build_index
 from slamags.model import load_encoder

@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from slamags.report import best_methods, collect_runs, summarise, table_latex, table_markdown, write_tables
+from slamags.report.paper_table import best_methods, table_latex, table_markdown, write_tables
+from slamags.report.runs import collect_runs, summarise
 
 
 def runs_table():
@@ -68,7 +69,7 @@ def test_collect_runs_joins_the_probe(tmp_path):
 
 
 def test_representation_endpoint_over_simulations(tmp_path):
-    from slamags.report import representation, representation_markdown
+    from slamags.report.representation import representation, representation_markdown
 
     probes, metrics = [], []
     auc = {"slam_ags": [0.70, 0.72, 0.74], "simclr": [0.80, 0.83, 0.83], "random": [0.69, 0.73, 0.73]}

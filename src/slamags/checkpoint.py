@@ -1,9 +1,10 @@
 """The checkpoint beside a training run: an exclusive lock on its folder, atomic saves, a checked resume.
 
-A trainer hands :class:`Checkpoint` the whole training state as a dict after every epoch; the file is
-written to a temporary name and renamed, so a killed job leaves either the previous checkpoint or the
-new one. :meth:`Checkpoint.load` returns the state only when it was made with the same settings
-(``digest``); a missing, unreadable or foreign checkpoint means: start from scratch.
+:class:`TrainingState` names what a run must restore to continue bit-equal (modules, optimiser, scheduler,
+random generators) and turns it into a dict and back. After every epoch a trainer hands that dict to
+:class:`Checkpoint`, which writes it to a temporary name and renames it, so a killed job leaves either the
+previous checkpoint or the new one. :meth:`Checkpoint.load` returns the state only when it was made with the
+same settings (``digest``); a missing, unreadable or foreign checkpoint means: start from scratch.
 """
 
 from __future__ import annotations
@@ -11,14 +12,43 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
+from torch import nn
 
 from slamags import SlamagsError
 from slamags.io import atomic_path
 
 log = logging.getLogger(__name__)
+
+
+class TrainingState:
+    """The parts of a training run that a resume restores: named modules (``None``: the run has no such
+    module), the optimiser, its learning-rate scheduler, the run's own random generators and torch's global
+    generator. :meth:`capture` adds the finished epoch and any records (e.g. the metrics rows so far)."""
+
+    def __init__(self, modules: dict[str, nn.Module | None], optimizer: torch.optim.Optimizer, scheduler: Any,
+                 generators: Sequence[torch.Generator]) -> None:
+        self.modules, self.optimizer, self.scheduler, self.generators = modules, optimizer, scheduler, generators
+
+    def capture(self, epoch: int, **records: Any) -> dict[str, Any]:
+        return {"epoch": epoch, **records,
+                **{name: m.state_dict() if m is not None else None for name, m in self.modules.items()},
+                "opt": self.optimizer.state_dict(), "sched": self.scheduler.state_dict(),
+                "gen": [g.get_state() for g in self.generators], "torch_rng": torch.get_rng_state()}
+
+    def restore(self, state: dict[str, Any]) -> int:
+        """Load ``state`` (from :meth:`capture`) into the run; the epoch it was captured after."""
+        for name, module in self.modules.items():
+            if module is not None:
+                module.load_state_dict(state[name])
+        self.optimizer.load_state_dict(state["opt"])
+        self.scheduler.load_state_dict(state["sched"])
+        for generator, saved in zip(self.generators, state["gen"]):
+            generator.set_state(saved.cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
+        return int(state["epoch"])
 
 
 class Checkpoint:

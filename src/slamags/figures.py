@@ -37,7 +37,7 @@ from PIL import Image  # noqa: E402
 from slamags.bags import rate_label  # noqa: E402
 from slamags.io import atomic_path  # noqa: E402
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank  # noqa: E402
-from slamags.report import summarise  # noqa: E402
+from slamags.report.runs import summarise  # noqa: E402
 
 log = logging.getLogger(__name__)
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150})

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered
-from slamags.paired import is_called, simulation_interval, t_interval
-from slamags.report import per_simulation
+from slamags.paired import expected_false_calls, is_called, simulation_interval, t_interval
+from slamags.report.representation import per_simulation
+from slamags.tables import pipe_table
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 COLLAPSED = 0.9     # mean cosine within negative-bag cells at or above which a head counts as collapsed
@@ -103,7 +104,7 @@ def _interval(mean: float, lo: float, hi: float, sign: bool = False) -> str:
 
 
 def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str:
-    """The leaderboard as a Markdown table (pandas ``to_markdown``), with how sure each comparison is."""
+    """The leaderboard as a Markdown table (:func:`slamags.tables.pipe_table`), with how sure each comparison is."""
     if table.empty:
         return "No probe results.\n"
     shown = pd.DataFrame({
@@ -129,9 +130,9 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             f"on its own bags). Δ: paired difference to {reference} by simulation, 95 % Student-t interval over "
             f"the simulations' differences; bold: called (the interval excludes 0, at least 3 simulations); "
             f"(wins): simulations where the method is higher. {n_cmp} comparisons: about "
-            f"{0.05 * n_cmp:.1f} would be called by chance if no method differed from {reference}. Label-aware head "
+            f"{expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from {reference}. Label-aware head "
             f"cos: last-epoch mean pairwise cosine within negative-bag cells of the head the slide-label-aware task "
             f"trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. ‖g₁‖/‖g₂‖: mean "
             f"ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: training time per "
             f"encoder.\n")
-    return shown.to_markdown(index=False) + "\n" + note
+    return pipe_table(list(shown.columns), shown.itertuples(index=False)) + "\n" + note

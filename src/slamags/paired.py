@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.bags import rate_label
+from slamags.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
 PAIRED_METRICS = ("bag_auc", "bag_f1", "topk_recall")
@@ -127,8 +128,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     metrics = list(dict.fromkeys(paired["metric"]))
     for mil, df in paired.groupby("mil"):
         head = ["wr", "baseline", "n (bag seeds)"] + [f"Δ {m} [95 % CI] (wins)" for m in metrics]
-        lines = [f"### {mil}: {df['ours'].iloc[0]} minus baseline", "", "| " + " | ".join(head) + " |",
-                 "|" + "---|" * len(head)]
+        rows = []
         df = df.sort_values("wr", ascending=False, kind="stable")
         for (wr, base), g in df.groupby(["wr", "baseline"], sort=False):
             cells = [rate_label(wr), base, f"{int(g['n_pairs'].max())} ({int(g['n_bag_seeds'].max())})"]
@@ -141,8 +141,8 @@ def paired_markdown(paired: pd.DataFrame) -> str:
                 ci = "no CI" if np.isnan(r["ci_low"]) else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
                 txt = f"{r['mean_diff']:+.3f} {ci} ({r['win_share']:.0%})"
                 cells.append(f"**{txt}**" if sure else txt)
-            lines.append("| " + " | ".join(cells) + " |")
-        parts.append("\n".join(lines))
+            rows.append(cells)
+        parts.append(f"### {mil}: {df['ours'].iloc[0]} minus baseline\n\n" + pipe_table(head, rows))
     ours = paired["ours"].iloc[0]
     n_cmp = int((paired["n_pairs"] > 0).sum())
     called = int(paired["called"].sum())

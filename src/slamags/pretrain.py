@@ -45,7 +45,7 @@ from torch import nn
 
 import slamags
 from slamags import selfsup
-from slamags.checkpoint import Checkpoint
+from slamags.checkpoint import Checkpoint, TrainingState
 from slamags.augment import centre_view, crop_size, random_view
 from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, monitor
 from slamags.dataset import decode_size, describe_resize, read_info
@@ -54,7 +54,7 @@ from slamags.images import load_images
 from slamags.io import write_parquet
 from slamags.losses import LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
-from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, save_encoder
+from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, evaluating, save_encoder
 from slamags.combiners import get_combiner
 from slamags.surgery import SurgeryStats
 
@@ -100,12 +100,23 @@ class Batches:
     neg: np.ndarray
     batch_size: int
 
+    @classmethod
+    def of(cls, method: MethodSpec, bag_labels: np.ndarray, batch_size: int) -> "Batches":
+        """The cells a method's tasks use: positive-bag cells, negative-bag cells, or both."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(np.flatnonzero(bag_labels == 1) if method.uses_positives else none,
+                   np.flatnonzero(bag_labels == 0) if method.uses_negatives else none, batch_size)
+
+    @property
+    def steps(self) -> int:
+        """Batches per epoch."""
+        return max(1, math.ceil((len(self.pos) + len(self.neg)) / self.batch_size))
+
     def epoch(self, gen: torch.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        n = len(self.pos) + len(self.neg)
-        nb = max(1, math.ceil(n / self.batch_size))
-        pp = self.pos[torch.randperm(len(self.pos), generator=gen).numpy()] if len(self.pos) else self.pos
-        nn_ = self.neg[torch.randperm(len(self.neg), generator=gen).numpy()] if len(self.neg) else self.neg
-        return list(zip(np.array_split(pp, nb), np.array_split(nn_, nb)))
+        nb = self.steps
+        positives = self.pos[torch.randperm(len(self.pos), generator=gen).numpy()] if len(self.pos) else self.pos
+        negatives = self.neg[torch.randperm(len(self.neg), generator=gen).numpy()] if len(self.neg) else self.neg
+        return list(zip(np.array_split(positives, nb), np.array_split(negatives, nb)))
 
 
 def lr_factor(epoch: int, warmup: int, total: int) -> float:
@@ -130,17 +141,20 @@ class EpochTelemetry:
     norm_ratio: torch.Tensor | float = 0.0
     cos_min: float | torch.Tensor = 2.0
 
-    def add(self, st: SurgeryStats) -> None:
+    def add(self, stats: SurgeryStats | None) -> None:
+        """Add one step's telemetry (None: a single-task step, nothing to add)."""
+        if stats is None:
+            return
         self.steps += 1
-        self.cosine = self.cosine + st.cosine.double()
-        self.conflict = self.conflict + st.conflict.double()
-        self.norm_sum = self.norm_sum + st.norm_sum.double()
-        self.norm_projected = self.norm_projected + st.norm_projected.double()
-        self.weights = self.weights + st.weights.double()
-        self.task_norms = self.task_norms + st.task_norms.double()
-        self.norm_ratio = self.norm_ratio + st.norm_ratio.double()
-        self.cos_min = torch.minimum(torch.as_tensor(self.cos_min, dtype=torch.float64, device=st.cosine.device),
-                                     st.cosine.double())
+        self.cosine = self.cosine + stats.cosine.double()
+        self.conflict = self.conflict + stats.conflict.double()
+        self.norm_sum = self.norm_sum + stats.norm_sum.double()
+        self.norm_projected = self.norm_projected + stats.norm_projected.double()
+        self.weights = self.weights + stats.weights.double()
+        self.task_norms = self.task_norms + stats.task_norms.double()
+        self.norm_ratio = self.norm_ratio + stats.norm_ratio.double()
+        self.cos_min = torch.minimum(torch.as_tensor(self.cos_min, dtype=torch.float64, device=stats.cosine.device),
+                                     stats.cosine.double())
 
     def row(self, task_names: tuple[str, ...]) -> dict[str, float]:
         """Epoch means: ``cos_mean``, ``cos_min``, ``conflict_fraction``, the norms and a weight and norm per task."""
@@ -156,11 +170,13 @@ class EpochTelemetry:
         return out
 
 
-def step_row(stats: SurgeryStats | None, task_names: tuple[str, ...]) -> dict[str, float]:
-    """One step's combiner telemetry as a row (inside epoch 1: ``pretrain.first_epoch_log_every``)."""
+def step_row(step: int, losses: list[torch.Tensor], stats: SurgeryStats | None,
+             task_names: tuple[str, ...]) -> dict[str, float]:
+    """One step's losses and combiner telemetry as a row (inside epoch 1: ``pretrain.first_epoch_log_every``)."""
+    row: dict[str, float] = {"step": step, **{f"loss_{t}": float(v) for t, v in zip(task_names, losses)}}
     if stats is None:
-        return {}
-    row = {"cos": float(stats.cosine), "grad_norm_ratio": float(stats.norm_ratio)}
+        return row
+    row.update({"cos": float(stats.cosine), "grad_norm_ratio": float(stats.norm_ratio)})
     row.update({f"grad_norm_{t}": float(v) for t, v in zip(task_names, stats.task_norms.tolist())})
     row.update({f"w_{t}": float(v) for t, v in zip(task_names, stats.weights.tolist())})
     return row
@@ -185,6 +201,12 @@ def backward(losses: list[torch.Tensor | None], params: list[torch.Tensor], comb
     return stats
 
 
+def optimiser(params: list[torch.Tensor], settings: TrainSettings) -> tuple[torch.optim.SGD, Any]:
+    """The authors' optimiser: SGD with momentum and weight decay, stepped per epoch by :func:`lr_factor`."""
+    opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, settings.warmup_epochs, settings.epochs))
+
+
 def projector() -> nn.Module:
     """A projection head of the shape of the encoder's (one task's own head)."""
     return nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
@@ -192,80 +214,48 @@ def projector() -> nn.Module:
 
 
 class Trainer:
-    """One pretraining run; :meth:`run` trains (resuming if a checkpoint exists) and returns the encoder."""
+    """One pretraining run: :meth:`run` trains (resuming from its checkpoint if one exists) and returns the
+    encoder; the resume itself is :class:`~slamags.checkpoint.TrainingState`'s and the file's lock
+    :class:`~slamags.checkpoint.Checkpoint`'s."""
 
-    def __init__(self, s: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
+    def __init__(self, settings: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
                  device: torch.device, ckpt: Path | None = None,
                  heldout: tuple[torch.Tensor, np.ndarray] | None = None) -> None:
-        self.spec: MethodSpec = spec(s.method)
-        self.s, self.device, self.images, self.heldout = s, device, images, heldout
-        self.checkpoint = Checkpoint(ckpt, s.digest())
+        self.spec: MethodSpec = spec(settings.method)
+        self.settings, self.device, self.images, self.heldout = settings, device, images, heldout
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
-        self.crop = crop_size(images.shape[-1], s.crop_fraction)
-        torch.manual_seed(s.seed)
-        self.model = Encoder().to(device)
-        self.head = nn.Linear(FEATURE_DIM, 2).to(device) if self.spec.head else None
+        self.crop = crop_size(images.shape[-1], settings.crop_fraction)
         self.cuda = device.type == "cuda"
+        torch.manual_seed(settings.seed)
         # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
-        self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = Encoder().to(device).to(memory_format=torch.channels_last)
+        self.head = nn.Linear(FEATURE_DIM, 2).to(device) if self.spec.head else None
         self.heads = nn.ModuleDict({t.name: projector() for t in self.spec.tasks if t.own_head}).to(device)
         self.objectives = nn.ModuleDict({t.name: selfsup.build(t.loss, self.model.backbone)
                                          for t in self.spec.tasks if t.selfsup}).to(device)
         extra = [p for p in [*self.heads.parameters(), *self.objectives.parameters()] if p.requires_grad]
         self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else []) + extra
-        self.opt = torch.optim.SGD(self.params, lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay)
-        self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda e: lr_factor(e, s.warmup_epochs, s.epochs))
-        self.gen_sample = torch.Generator().manual_seed(s.seed * 1000 + 1)
-        self.gen_aug = torch.Generator().manual_seed(s.seed * 1000 + 2)
-        self.gen_surgery = torch.Generator().manual_seed(s.seed * 1000 + 3)
-        pos = np.flatnonzero(bag_labels == 1) if self.spec.uses_positives else np.zeros(0, dtype=np.int64)
-        neg = np.flatnonzero(bag_labels == 0) if self.spec.uses_negatives else np.zeros(0, dtype=np.int64)
-        self.sampler = Batches(pos, neg, s.batch_size)
-        self.steps_per_epoch = max(1, math.ceil((len(pos) + len(neg)) / s.batch_size))
-        self.probe_neg, self.probe_pos = choose_probe(bag_labels, s.probe_size, s.seed)
-        self.start_epoch = 0
+        self.opt, sched = optimiser(self.params, settings)
+        self.gen_sample, self.gen_aug, self.gen_surgery = (torch.Generator().manual_seed(settings.seed * 1000 + k)
+                                                           for k in (1, 2, 3))
+        self.resumable = TrainingState({"model": self.model, "head": self.head, "heads": self.heads,
+                                        "objectives": self.objectives}, self.opt, sched,
+                                       (self.gen_sample, self.gen_aug, self.gen_surgery))
+        self.checkpoint = Checkpoint(ckpt, settings.digest())
+        self.sampler = Batches.of(self.spec, bag_labels, settings.batch_size)
+        self.total_steps = self.sampler.steps * settings.epochs
+        self.probe_neg, self.probe_pos = choose_probe(bag_labels, settings.probe_size, settings.seed)
         self.rows: list[dict[str, Any]] = []
         self.step_rows: list[dict[str, Any]] = []
-
-    # -- checkpointing (the file and its lock: slamags.checkpoint) ---------------------
-    def state(self, epoch: int) -> dict[str, Any]:
-        extra = {"heads": self.heads.state_dict(), "objectives": self.objectives.state_dict()}
-        return {"epoch": epoch, "rows": self.rows, "step_rows": self.step_rows,
-                "model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
-                "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "gen": [self.gen_sample.get_state(), self.gen_aug.get_state(), self.gen_surgery.get_state()],
-                "torch_rng": torch.get_rng_state(), **(extra if len(self.heads) + len(self.objectives) else {})}
-
-    def restore(self, st: dict[str, Any]) -> None:
-        self.model.load_state_dict(st["model"])
-        if self.head is not None:
-            self.head.load_state_dict(st["head"])
-        if "heads" in st:
-            self.heads.load_state_dict(st["heads"])
-            self.objectives.load_state_dict(st["objectives"])
-        self.opt.load_state_dict(st["opt"])
-        self.sched.load_state_dict(st["sched"])
-        for g, state in zip((self.gen_sample, self.gen_aug, self.gen_surgery), st["gen"]):
-            g.set_state(state.cpu())
-        torch.set_rng_state(st["torch_rng"].cpu())
-        self.rows, self.step_rows = st["rows"], st.get("step_rows", [])
-        self.start_epoch = st["epoch"] + 1
-        log.info("pretrain: resumed from %s after epoch %d/%d", self.checkpoint.path, st["epoch"] + 1, self.s.epochs)
 
     # -- one step ------------------------------------------------------------------
     def _view(self, x: torch.Tensor, kind: str) -> torch.Tensor:
         return centre_view(x, self.crop) if kind == "centre" else random_view(x, self.crop, self.gen_aug)
 
-    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = x.contiguous(memory_format=torch.channels_last)
+    def _apply(self, module: nn.Module, x: torch.Tensor) -> Any:
+        """``module(x)`` in channels_last, under bf16 autocast on a GPU (the encoder, or a backbone)."""
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-            return self.model(x)
-
-    def _features(self, backbone: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-            return backbone(x)
+            return module(x.contiguous(memory_format=torch.channels_last))
 
     def _task_loss(self, task: TaskSpec, idx_pos: np.ndarray, idx_neg: np.ndarray,
                    step: int) -> tuple[torch.Tensor | None, int]:
@@ -278,14 +268,14 @@ class Trainer:
         views = [self._view(x, kind) for kind in task.views]
         n = len(idx)
         if task.selfsup:
-            total = self.steps_per_epoch * self.s.epochs
-            return self.objectives[task.name].loss(self._features, self.model.backbone, views, step, total), 2 * n
-        h, z = self._forward(torch.cat(views))
+            return self.objectives[task.name].loss(self._apply, self.model.backbone, views, step,
+                                                   self.total_steps), 2 * n
+        h, z = self._apply(self.model, torch.cat(views))
         if task.own_head:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
                 z = self.heads[task.name](h)
         out = TaskOutput(h=list(h.split(n)), z=list(z.split(n)), labels=self.bag_labels[rows].to(self.device),
-                         head=self.head, temperature=self.s.temperature)
+                         head=self.head, temperature=self.settings.temperature)
         return LOSSES[task.loss](out), n * len(views)
 
     def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray,
@@ -298,24 +288,18 @@ class Trainer:
         stats = backward(losses, self.params, self.spec.combine, self.gen_surgery)
         self.opt.step()
         for objective in self.objectives.values():
-            objective.after_step(self.model.backbone, step + 1, self.steps_per_epoch * self.s.epochs)
+            objective.after_step(self.model.backbone, step + 1, self.total_steps)
         zero = torch.zeros((), device=self.device)
         return [loss.detach() if loss is not None else zero for loss in losses], stats, sum(n for _, n in results)
 
     def monitor(self) -> dict[str, float]:
         """The collapse monitor (:func:`slamags.collapse.monitor`) of the fixed probe sets, in eval mode: the
         shared projector, every head a task has of its own, and the held-out learning curve."""
-        modules, was_training = (self.model, self.heads, self.objectives), self.model.training
         own = {**dict(self.heads.items()), **{k: o.projection for k, o in self.objectives.items()}}
-        for module in modules:
-            module.eval()
-        try:
-            return monitor(lambda x: self._forward(centre_view(x.to(self.device), self.crop)), own,
+        with evaluating(self.model, self.heads, self.objectives):
+            return monitor(lambda x: self._apply(self.model, centre_view(x.to(self.device), self.crop)), own,
                            self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
                            self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)], self.heldout)
-        finally:
-            for module in modules:
-                module.train(was_training)
 
     # -- the loop ------------------------------------------------------------------
     def run_epoch(self, epoch: int) -> dict[str, Any]:
@@ -324,44 +308,39 @@ class Trainer:
         self.model.train()
         t0 = time.perf_counter()
         sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
-        telemetry = EpochTelemetry()
-        n_img = steps = 0
-        every = self.s.first_epoch_log_every if epoch == 0 else 0
-        for idx_pos, idx_neg in self.sampler.epoch(self.gen_sample):
-            losses, stats, views = self.step(idx_pos, idx_neg, epoch * self.steps_per_epoch + steps)
+        telemetry, n_img, batches = EpochTelemetry(), 0, self.sampler.epoch(self.gen_sample)
+        every = self.settings.first_epoch_log_every if epoch == 0 else 0
+        for steps, (idx_pos, idx_neg) in enumerate(batches, start=1):
+            losses, stats, views = self.step(idx_pos, idx_neg, epoch * len(batches) + steps - 1)
             sums += torch.stack([loss.double() for loss in losses])
-            if stats is not None:
-                telemetry.add(stats)
+            telemetry.add(stats)
             n_img += views
-            steps += 1
             if every and (steps % every == 0 or steps == 1):
-                self.step_rows.append({"step": steps, **{f"loss_{t}": float(v) for t, v in zip(names, losses)},
-                                       **step_row(stats, names), **self.monitor()})
+                self.step_rows.append({**step_row(steps, losses, stats, names), **self.monitor()})
         if self.cuda:
             torch.cuda.synchronize(self.device)
-        secs = time.perf_counter() - t0
-        lr = self.opt.param_groups[0]["lr"]
-        self.sched.step()
+        secs, lr = time.perf_counter() - t0, self.opt.param_groups[0]["lr"]
+        self.resumable.scheduler.step()
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
-                               "steps": steps}
-        row.update({f"loss_{name}": v for name, v in zip(names, (sums / max(steps, 1)).tolist())})
-        row.update(telemetry.row(names))
-        row.update(self.monitor())
-        return row
+                               "steps": len(batches)}
+        row.update({f"loss_{name}": v for name, v in zip(names, (sums / max(len(batches), 1)).tolist())})
+        return {**row, **telemetry.row(names), **self.monitor()}
 
     def run(self) -> Encoder:
         if not self.spec.trains:
             self.rows = [{"epoch": 0, "lr": 0.0, "seconds": 0.0, "images_per_s": 0.0, "steps": 0, **self.monitor()}]
             return self.model
         self.checkpoint.lock()
-        state = self.checkpoint.load(self.device)
+        state, start = self.checkpoint.load(self.device), 0
         if state is not None:
-            self.restore(state)
-        for epoch in range(self.start_epoch, self.s.epochs):
-            row = self.run_epoch(epoch)
-            self.rows.append(row)
-            self.checkpoint.save(self.state(epoch))
-            log.info("pretrain %s epoch %d/%d: %s", self.s.method, epoch + 1, self.s.epochs, progress_line(row))
+            start = self.resumable.restore(state) + 1
+            self.rows, self.step_rows = state["rows"], state["step_rows"]
+            log.info("pretrain: resumed from %s after epoch %d/%d", self.checkpoint.path, start, self.settings.epochs)
+        for epoch in range(start, self.settings.epochs):
+            self.rows.append(self.run_epoch(epoch))
+            self.checkpoint.save(self.resumable.capture(epoch, rows=self.rows, step_rows=self.step_rows))
+            log.info("pretrain %s epoch %d/%d: %s", self.settings.method, epoch + 1, self.settings.epochs,
+                     progress_line(self.rows[-1]))
         return self.model
 
 
@@ -393,10 +372,10 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     With ``index_path`` (the patch index) and ``pretrain.heldout_size`` > 0, every epoch also records
     ``probe_auc_heldout`` on cells outside every train bag (:func:`slamags.collapse.choose_heldout`).
     """
-    s = TrainSettings.from_config(pretrain, method)
+    settings = TrainSettings.from_config(pretrain, method)
     if ids and "seed" in ids:    # each bag simulation gets its own encoders: initialisation and draws included
-        s.seed += int(ids["seed"])
-    torch.set_num_threads(max(1, s.threads))
+        settings.seed += int(ids["seed"])
+    torch.set_num_threads(max(1, settings.threads))
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
     train = bags[bags["split"] == "train"].reset_index(drop=True)
@@ -407,24 +386,24 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     t0 = time.perf_counter()
     n_train, n_pos = len(train), int(train["bag_label"].sum())
     if not spec(method).trains:  # nothing to train: decode only the collapse monitor's probe set
-        train = train.iloc[np.concatenate(choose_probe(train["bag_label"].to_numpy(), s.probe_size, s.seed))]
-    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, s.threads), device=device)
+        train = train.iloc[np.concatenate(choose_probe(train["bag_label"].to_numpy(), settings.probe_size, settings.seed))]
+    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, settings.threads), device=device)
     log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, decoded in %.1f s",
-             method, n_train, n_pos, describe_resize(info), crop_size(size, s.crop_fraction), device,
+             method, n_train, n_pos, describe_resize(info), crop_size(size, settings.crop_fraction), device,
              time.perf_counter() - t0)
     heldout = None
     cells = (choose_heldout(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"],
-                            s.heldout_size, s.seed) if index_path is not None and s.heldout_size > 0 else None)
+                            settings.heldout_size, settings.seed) if index_path is not None and settings.heldout_size > 0 else None)
     if cells is not None and cells["instance_label"].nunique() == 2:    # a cohort has no labelled cells: none
-        heldout = (load_images(info["root"], cells["path"].tolist(), size, workers=max(2, s.threads), device=device),
+        heldout = (load_images(info["root"], cells["path"].tolist(), size, workers=max(2, settings.threads), device=device),
                    cells["instance_label"].to_numpy())
         log.info("pretrain %s: held-out probe of %d normal and %d abnormal cells outside the train bags", method,
                  int((heldout[1] == 0).sum()), int(heldout[1].sum()))
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
-    trainer = Trainer(s, images, train["bag_label"].to_numpy(), device, ckpt, heldout=heldout)
+    trainer = Trainer(settings, images, train["bag_label"].to_numpy(), device, ckpt, heldout=heldout)
     model = trainer.run()
     meta = {
-        "method": method, "epochs": s.epochs if trainer.spec.trains else 0, "settings": s.__dict__,
+        "method": method, "epochs": settings.epochs if trainer.spec.trains else 0, "settings": settings.__dict__,
         "image_size": size, "crop": trainer.crop, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
         "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
                  "train_patches": n_train},

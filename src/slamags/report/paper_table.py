@@ -1,0 +1,144 @@
+"""The paper's table (``paper_table.{csv,md,html,tex}``) and the paired differences (``paired.{csv,md,html}``).
+
+Rows are pretraining methods in the method table's order, column groups witness rates, cells bag F1 and
+Top-K (count and recall) as mean ± std over bag seeds × MIL seeds, with ``n`` runs per cell; one table per
+MIL model. A cell is bold only where its method's paired difference to every other method of the column is
+called (:mod:`slamags.paired`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from slamags.bags import rate_label
+from slamags.io import atomic_path, write_parquet, write_text
+from slamags.methods import ordered
+from slamags.paired import paired_differences, paired_markdown
+from slamags.report.runs import METRICS, summarise
+from slamags.tables import pipe_table, write_table
+
+
+def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> set[tuple[str, float, str, str]]:
+    """(mil, wr, metric, method) of the cells drawn bold: the best mean of a column, and only where that
+    method's paired difference to every other method of the column is *called* by the rule of
+    :mod:`slamags.paired` (95 % t-interval over simulations above 0, at least 3 of them). Without ``runs``
+    (no pairs to judge by) nothing is bold. Ties are never bold."""
+    best: set[tuple[str, float, str, str]] = set()
+    if runs is None or runs.empty:
+        return best
+    for (mil, wr), df in summary.groupby(["mil", "wr"]):
+        for col, _ in METRICS:
+            v = df[f"{col}_mean"]
+            if not v.notna().any():
+                continue
+            top = df.loc[np.isclose(v, v.max()), "method"].tolist()
+            if len(top) != 1:
+                continue
+            sub = runs[(runs["mil"] == mil) & (runs["wr"] == wr)]
+            p = paired_differences(sub, ours=top[0], metrics=[col])
+            others = set(df["method"]) - {top[0]}
+            if others and set(p.loc[p["called"] & (p["mean_diff"] > 0), "baseline"]) >= others:
+                best.add((mil, wr, col, top[0]))
+    return best
+
+
+def _n_label(runs: pd.DataFrame | None, df: pd.DataFrame, method: str) -> str:
+    """'15 (5)': runs per cell (independent bag simulations they come from)."""
+    n = _n_runs(df, method)
+    if runs is None or runs.empty:
+        return n
+    seeds = sorted(set(runs.loc[runs["method"] == method].groupby(["mil", "wr"])["seed"].nunique()))
+    return f"{n} ({'/'.join(str(s) for s in seeds)})"
+
+
+def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], best: set,
+               pm: str, bold: Callable[[str], str]) -> list[str]:
+    """The cells of one method's row: 'mean pm std' per (witness rate, metric), best ones in ``bold``."""
+    cells = []
+    for w in wrs:
+        r = df[(df["method"] == method) & (df["wr"] == w)]
+        for col, _ in METRICS:
+            if r.empty:
+                cells.append("")
+                continue
+            d = 1 if col == "topk_count" else 3
+            m, s = r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0]
+            txt = "n/a" if math.isnan(m) else f"{m:.{d}f} {pm} {s:.{d}f}"
+            cells.append(bold(txt) if (mil, w, col, method) in best else txt)
+    return cells
+
+
+def _n_runs(df: pd.DataFrame, method: str) -> str:
+    """Runs per cell of a method's row (one number when every witness rate has the same)."""
+    ns = sorted(set(df.loc[df["method"] == method, "n_runs"].astype(int)))
+    return "/".join(str(n) for n in ns)
+
+
+def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None,
+                   note: str = "") -> str:
+    """The paper table in Markdown, one section per MIL model, with what its numbers are."""
+    best = best_methods(summary, runs)
+    parts = []
+    for mil, df in summary.groupby("mil"):
+        wrs = sorted(df["wr"].unique(), reverse=True)
+        head = ["method", "n (bag seeds)"] + [f"wr {rate_label(w)} {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+                                  for _, name in METRICS]
+        rows = [[method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
+                                                                  lambda t: f"**{t}**")
+                for method in ordered(df["method"])]
+        parts.append(f"### {mil}\n\n" + pipe_table(head, rows))
+    text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
+            f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
+            f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
+            f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag). Bold: the best "
+            "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
+            "over simulations above 0, at least 3 simulations, as in paired.md); otherwise no cell is "
+            "bold." + (f" {note}" if note else "") + "\n")
+    return "\n\n".join(parts) + "\n" + text
+
+
+def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None) -> str:
+    """The paper table in LaTeX (booktabs), with the bold rule of the Markdown."""
+    best = best_methods(summary, runs)
+    out = ["% requires \\usepackage{booktabs}"]
+    for mil, df in summary.groupby("mil"):
+        wrs = sorted(df["wr"].unique(), reverse=True)
+        n = len(METRICS)
+        out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{lr" + "c" * (n * len(wrs)) + "}", "\\toprule"]
+        out.append(" & & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{wr {w * 100:g}\\,\\%}}" for w in wrs) + " \\\\")
+        out.append(" ".join(f"\\cmidrule(lr){{{3 + i * n}-{2 + (i + 1) * n}}}" for i in range(len(wrs))))
+        names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
+        out.append("method & $n$ & " + " & ".join(names * len(wrs)) + " \\\\")
+        out.append("\\midrule")
+        for method in ordered(df["method"]):
+            cells = [method.replace("_", "\\_"), _n_runs(df, method)]
+            cells += _row_cells(df, mil, method, wrs, best, "$\\pm$", lambda t: f"\\textbf{{{t}}}")
+            out.append(" & ".join(cells) + " \\\\")
+        out += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(out)
+
+
+def write_tables(runs: pd.DataFrame, out_dir: str, top_k: int, note: str = "") -> pd.DataFrame:
+    """``all_runs.parquet``, the paper table and the paired differences of ``runs``; the summary."""
+    out = Path(out_dir)
+    write_parquet(runs, out / "all_runs.parquet")
+    summary = summarise(runs)
+    best = best_methods(summary, runs)
+    csv = summary.assign(n_bag_seeds=[int(runs[(runs["mil"] == r.mil) & (runs["wr"] == r.wr)
+                                                & (runs["method"] == r.method)]["seed"].nunique())
+                                      for r in summary.itertuples()],
+                         best_f1=[(r.mil, r.wr, "bag_f1", r.method) in best for r in summary.itertuples()])
+    with atomic_path(out / "paper_table.csv") as tmp:
+        csv.to_csv(tmp, index=False)
+    write_table(table_markdown(summary, top_k, runs), out / "paper_table.md", note)
+    write_text(table_latex(summary, top_k, runs), out / "paper_table.tex")
+    paired = paired_differences(runs)
+    with atomic_path(out / "paired.csv") as tmp:
+        paired.to_csv(tmp, index=False)
+    write_table(paired_markdown(paired), out / "paired.md", note)
+    return summary

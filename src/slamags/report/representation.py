@@ -1,0 +1,109 @@
+"""The representation endpoint (``representation.{csv,md,html}``), one row per (witness rate, method).
+
+The linear-probe AUC of abnormal vs normal test cells on the final encoder's embeddings, and the held-out
+learning curve's last value, each as a mean over bag simulations with a Student-t 95 % interval, and the
+paired difference to the paper's method by simulation (t-interval over simulations, called by
+:func:`slamags.paired.is_called`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from slamags.bags import rate_label
+from slamags.methods import rank
+from slamags.paired import is_called, simulation_interval, t_interval
+from slamags.tables import pipe_table
+
+
+REPRESENTATION = (("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
+
+
+def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
+    """Per (wr, method): the representation endpoint over bag simulations (see the module docstring)."""
+    probes = pd.DataFrame([json.loads(Path(f).read_text()) for f in probe_files])
+    frames = [pd.read_parquet(f) for f in pretrain_metric_files]
+    return representation_table(probes, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+
+
+def per_simulation(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
+    """One row per (wr, seed, method): ``probe_auc`` (test cells) and the last epoch's ``probe_auc_heldout``.
+
+    ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
+    if probes.empty:
+        return pd.DataFrame(columns=["wr", "seed", "method", "probe_auc"])
+    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[["wr", "seed", "method", "probe_auc"]]
+    m = pretrain_metrics
+    if len(m) and "probe_auc_heldout" in m and {"wr", "seed"} <= set(m.columns):
+        last = (m.sort_values("epoch", kind="stable").groupby(["wr", "seed", "method"]).tail(1)
+                [["wr", "seed", "method", "probe_auc_heldout"]])
+        per_sim = per_sim.merge(last.astype({"wr": float, "seed": int}), on=["wr", "seed", "method"], how="left")
+    return per_sim
+
+
+def representation_table(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
+    """:func:`representation` from the rows of the probe and pretraining files (kept outputs redraw it)."""
+    from slamags.methods import PAPER_METHOD
+
+    if probes.empty:
+        return pd.DataFrame()
+    per_sim = per_simulation(probes, pretrain_metrics)
+    rows = []
+    for (wr, method), df in per_sim.groupby(["wr", "method"]):
+        row: dict[str, Any] = {"wr": float(wr), "method": method, "n_bag_seeds": int(df["seed"].nunique())}
+        for col, _ in REPRESENTATION:
+            if col not in df:
+                continue
+            v = df[col].astype(float).dropna().to_numpy()
+            lo, hi = t_interval(v)
+            row.update({f"{col}_mean": float(v.mean()) if len(v) else float("nan"), f"{col}_t_low": lo,
+                        f"{col}_t_high": hi})
+            ours = per_sim[(per_sim["wr"] == wr) & (per_sim["method"] == PAPER_METHOD)].set_index("seed")[col]
+            mine = df.set_index("seed")[col]
+            d = (ours - mine).dropna() if method != PAPER_METHOD else pd.Series(dtype=float)
+            dmean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
+            row.update({f"{col}_diff": dmean, f"{col}_diff_low": dlo,
+                        f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, n)})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return (out.assign(_o=out["method"].map(rank)).sort_values(["wr", "_o"], ascending=[False, True])
+            .drop(columns="_o").reset_index(drop=True))
+
+
+def representation_markdown(table: pd.DataFrame) -> str:
+    """The endpoint in Markdown: mean [t-interval] and the paired difference per column, with what they are."""
+    from slamags.methods import PAPER_METHOD
+
+    if table.empty:
+        return "No probe results.\n"
+    cols = [(c, name) for c, name in REPRESENTATION if f"{c}_mean" in table]
+    head = ["wr", "method", "n (bag seeds)"]
+    for _, name in cols:
+        head += [f"{name} [95 % t-interval]", f"{PAPER_METHOD} − method [95 % CI]"]
+    rows = []
+    for r in table.itertuples(index=False):
+        r = r._asdict()
+        cells = [rate_label(r["wr"]), r["method"], str(r["n_bag_seeds"])]
+        for c, _ in cols:
+            m, lo, hi = r[f"{c}_mean"], r[f"{c}_t_low"], r[f"{c}_t_high"]
+            cells.append("n/a" if math.isnan(m) else f"{m:.3f}" + ("" if math.isnan(lo) else f" [{lo:.3f}, {hi:.3f}]"))
+            d, dlo, dhi = r[f"{c}_diff"], r[f"{c}_diff_low"], r[f"{c}_diff_high"]
+            if math.isnan(d):
+                cells.append("—")
+                continue
+            txt = f"{d:+.3f}" + ("" if math.isnan(dlo) else f" [{dlo:+.3f}, {dhi:+.3f}]")
+            cells.append(f"**{txt}**" if r[f"{c}_diff_called"] else txt)
+        rows.append(cells)
+    note = ("\nThe representation endpoint, per bag simulation (its own encoders): probe AUC, test cells = 5-fold "
+            "cross-validated logistic regression on the frozen embeddings of the test bags' cells, abnormal vs "
+            "normal (true cell labels); held-out AUC = the same probe on the backbone features of cells outside "
+            "every train bag after the last pretraining epoch. Both are diagnostics, never used for training or "
+            "selection. Mean over bag seeds with a Student-t 95 % interval; the difference is paired by bag seed, "
+            "with a Student-t 95 % interval over the simulations' differences; bold: it excludes 0 and rests on "
+            "at least 3 simulations.\n")
+    return pipe_table(head, rows) + "\n" + note

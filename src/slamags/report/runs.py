@@ -1,0 +1,56 @@
+"""The runs of a study: one row per (MIL model, witness rate, bag seed, method, MIL seed) and its summary.
+
+``all_runs.parquet`` is :func:`collect_runs` of every MIL run's ``metrics.json`` with the probe AUC of its
+embedding; :func:`summarise` gives mean and std per (MIL model, method, witness rate), the cells of the
+paper table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from slamags.methods import rank
+
+METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
+
+
+def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -> pd.DataFrame:
+    """Every MIL run's metrics (its training history dropped) with its embedding's ``probe_auc``, in the
+    method table's order."""
+    rows = []
+    for f in metric_files:
+        m = json.loads(Path(f).read_text())
+        m.pop("history", None)
+        rows.append(m)
+    runs = pd.DataFrame(rows)
+    probes = []
+    for f in probe_files:
+        p = json.loads(Path(f).read_text())
+        probes.append({"wr": p["wr"], "seed": p["seed"], "method": p["method"], "probe_auc": p["probe_auc_test_cells"]})
+    if probes and len(runs):
+        runs = runs.merge(pd.DataFrame(probes), on=["wr", "seed", "method"], how="left")
+    key = ["mil", "wr", "seed", "method", "mil_seed"]
+    if len(runs):
+        runs = runs.assign(_o=runs["method"].map(rank)).sort_values(["mil", "wr", "_o", "seed", "mil_seed"],
+                                                                     ascending=[True, False, True, True, True])
+        runs = runs.drop(columns="_o")
+        runs = runs[key + [c for c in runs.columns if c not in key]].reset_index(drop=True)
+    return runs
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sample std (ddof=1; 0 for a single run) over seeds x MIL seeds, per (mil, method, wr)."""
+    g = runs.groupby(["mil", "method", "wr"])
+    out = []
+    for (mil, method, wr), df in g:
+        row: dict[str, Any] = {"mil": mil, "method": method, "wr": wr, "n_runs": len(df)}
+        for col, _ in METRICS:
+            v = df[col].astype(float).dropna()
+            row[f"{col}_mean"] = float(v.mean()) if len(v) else float("nan")
+            row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        out.append(row)
+    return pd.DataFrame(out)
