@@ -61,3 +61,29 @@ def test_only_simulations_every_method_completed_count():
     t = leaderboard(probes, metrics).set_index("method")
     assert (t["n_simulations"] == 2).all()
     assert t.loc["simclr", "probe_auc"] == pytest.approx(0.79)
+
+
+def test_the_bag_level_of_the_generated_cell_arm_pairs_each_method_with_simclr_by_simulation():
+    """On the kept runs of the generated-cell study: MIL seeds averaged within a simulation, then a t-interval
+    over the simulations' differences; the leaderboard shows the bag F1 of the methods that arm has."""
+    from helpers import REPO
+    from slamags.leaderboard import bag_level, bag_level_markdown
+
+    runs = pd.read_parquet(REPO / "docs/study-synthetic/all_runs.parquet")
+    runs = runs[runs["wr"] == 0.05]
+    table = bag_level(runs).set_index(["mil", "method"])
+    sims = runs[runs["mil"] == "pamil"].groupby(["method", "seed"])["bag_f1"].mean()
+    d = (sims["slam_ags"] - sims["simclr"]).to_numpy()
+    row = table.loc[("pamil", "slam_ags")]
+    assert row["n_simulations"] == 3 and row["bag_f1_diff"] == pytest.approx(d.mean())
+    assert (row["bag_f1_diff_low"], row["bag_f1_diff_high"]) == pytest.approx(t_interval(d))
+    assert row["bag_f1_diff_called"] == (row["bag_f1_diff_high"] < 0 or row["bag_f1_diff_low"] > 0)
+    assert np.isnan(table.loc[("pamil", "simclr"), "bag_f1_diff"])
+    md = bag_level_markdown(bag_level(runs), top_k=5)
+    assert "### pamil, witness rate 5 %" in md and "Top-5 recall" in md and "12 comparisons" in md
+
+    probes, metrics = run_outputs()
+    board = leaderboard(probes, metrics, bag_runs=runs).set_index("method")
+    assert board.loc["slam_ags", "bag_f1_pamil"] == pytest.approx(sims["slam_ags"].mean())
+    assert np.isnan(board.loc["byol", "bag_f1_pamil"])                 # not in the generated-cell arm
+    assert "bag F1, generated cells (abmil / pamil)" in leaderboard_markdown(board.reset_index())

@@ -20,6 +20,10 @@ Input: the kept outputs of a run (``probe.csv``: one ``probe.json`` per encoder;
     means surgery rescaled to the sum's norm is the plain sum;
 ``minutes``
     training minutes per encoder (sum of epoch seconds; the hardware of the run's ``run.json``).
+
+:func:`bag_level` adds the bag level of an arm whose MIL finds the bag (``all_runs.parquet`` of the
+generated-cell arm): per MIL model and method, bag AUC, bag F1 and Top-K recall over simulations (each
+simulation's MIL seeds averaged first) and the paired difference of each to the reference method.
 """
 
 from __future__ import annotations
@@ -57,9 +61,13 @@ def label_head_column(method: str) -> str | None:
     return f"neg_mean_cos_{task.name}" if (task.own_head or task.selfsup) else "neg_mean_cos"
 
 
-def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
+def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE,
+                bag_runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per method (see the module docstring), ranked by mean test-cell probe AUC. Only simulations in
-    which every method has its encoder count, so that every mean rests on the same simulations."""
+    which every method has its encoder count, so that every mean rests on the same simulations. With
+    ``bag_runs`` (``all_runs.parquet`` of the generated-cell arm), each method of that arm also gets its
+    bag F1 per MIL model (``bag_f1_<mil>``) and whether its difference to ``reference`` is called
+    (``bag_f1_<mil>_called``), from :func:`bag_level`."""
     per_sim = per_simulation(probes, pretrain_metrics)
     n_methods = per_sim["method"].nunique()
     complete = per_sim.groupby("seed")["method"].nunique()
@@ -91,6 +99,12 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
         row["minutes"] = float(secs.mean() / 60) if len(secs) else float("nan")
         rows.append(row)
     out = pd.DataFrame(rows)
+    if bag_runs is not None and len(bag_runs):
+        bags = bag_level(bag_runs, reference)
+        for mil, df in bags.groupby("mil"):
+            by_method = df.set_index("method")
+            out[f"bag_f1_{mil}"] = out["method"].map(by_method["bag_f1"])
+            out[f"bag_f1_{mil}_called"] = out["method"].map(by_method.get("bag_f1_diff_called", pd.Series(dtype=bool)))
     out["_order"] = out["method"].map({m: i for i, m in enumerate(ordered(out["method"]))})
     return (out.sort_values(["probe_auc", "_order"], ascending=[False, True]).drop(columns="_order")
             .reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1)))
@@ -125,6 +139,16 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
         "‖g₁‖/‖g₂‖": ["—" if math.isnan(v) else f"{v:.2f}" for v in table["norm_ratio"]],
         "min / encoder": [f"{v:.1f}" for v in table["minutes"]],
     })
+    mils = sorted(c[len("bag_f1_"):] for c in table.columns if c.startswith("bag_f1_") and not c.endswith("_called"))
+    if mils:
+        def f1(r: Any, mil: str) -> str:
+            v = getattr(r, f"bag_f1_{mil}")
+            if v is None or math.isnan(v):
+                return "—"
+            return f"**{v:.3f}**" if getattr(r, f"bag_f1_{mil}_called") is True else f"{v:.3f}"
+
+        shown.insert(6, f"bag F1, generated cells ({' / '.join(mils)})",
+                     [" / ".join(f1(r, mil) for mil in mils) for r in table.itertuples()])
     n_cmp = int((table["method"] != reference).sum())
     note = (f"\nRanked by the mean test-cell probe AUC over simulations (each simulation trains its own encoders "
             f"on its own bags). Δ: paired difference to {reference} by simulation, 95 % Student-t interval over "
@@ -135,4 +159,69 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             f"trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. ‖g₁‖/‖g₂‖: mean "
             f"ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: training time per "
             f"encoder.\n")
+    if mils:
+        note += (f"Bag F1, generated cells: the generated-cell arm (LYT-only negatives, where MIL finds the bag), "
+                 f"mean over its simulations; bold: its paired difference to {reference} is called; —: not in that "
+                 f"arm (its table: bag_level.md).\n")
     return pipe_table(list(shown.columns), shown.itertuples(index=False)) + "\n" + note
+
+
+BAG_METRICS = (("bag_auc", "bag AUC"), ("bag_f1", "bag F1"), ("topk_recall", "Top-K recall"))
+
+
+def bag_level(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
+    """One row per (MIL model, witness rate, method) of ``runs`` (``all_runs.parquet``): for each metric of
+    :data:`BAG_METRICS` the mean over simulations with a Student-t 95 % interval, and the paired difference to
+    ``reference`` by simulation (MIL seeds averaged within a simulation first), called by
+    :func:`slamags.paired.is_called`."""
+    rows: list[dict[str, Any]] = []
+    for (mil, wr), df in runs.groupby(["mil", "wr"]):
+        sims = df.groupby(["method", "seed"])[[c for c, _ in BAG_METRICS]].mean()
+        for method in ordered(df["method"]):
+            mine = sims.loc[method]
+            row: dict[str, Any] = {"mil": mil, "wr": float(wr), "method": method, "n_simulations": len(mine)}
+            for col, _ in BAG_METRICS:
+                lo, hi = t_interval(mine[col].to_numpy())
+                row.update({col: float(mine[col].mean()), f"{col}_low": lo, f"{col}_high": hi})
+                if method == reference or reference not in sims.index.get_level_values(0):
+                    continue
+                d = (mine[col] - sims.loc[reference][col]).dropna()
+                mean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
+                row.update({f"{col}_diff": mean, f"{col}_diff_low": dlo, f"{col}_diff_high": dhi,
+                            f"{col}_diff_called": is_called(dlo, dhi, n)})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFERENCE) -> str:
+    """:func:`bag_level` as one Markdown table per MIL model: each metric's mean [t-interval] and its
+    difference to ``reference`` [t-interval], bold where called."""
+    parts = []
+    n_cmp = 0
+    for (mil, wr), df in table.groupby(["mil", "wr"], sort=False):
+        head = ["method", "n (sims)"]
+        for _, name in BAG_METRICS:
+            name = name.replace("Top-K", f"Top-{top_k}")
+            head += [f"{name} [95 % t]", f"Δ vs {reference} [95 % t]"]
+        rows = []
+        for r in df.itertuples(index=False):
+            r = r._asdict()
+            cells = [r["method"], r["n_simulations"]]
+            for col, _ in BAG_METRICS:
+                cells.append(_interval(r[col], r[f"{col}_low"], r[f"{col}_high"]))
+                diff = r.get(f"{col}_diff", float("nan"))
+                if diff is None or math.isnan(diff):
+                    cells.append("—")
+                    continue
+                n_cmp += 1
+                txt = _interval(diff, r[f"{col}_diff_low"], r[f"{col}_diff_high"], sign=True)
+                cells.append(f"**{txt}**" if r[f"{col}_diff_called"] else txt)
+            rows.append(cells)
+        parts.append(f"### {mil}, witness rate {wr * 100:g} %\n\n" + pipe_table(head, rows))
+    note = (f"\nMean over simulations (each simulation's MIL seeds averaged first) with a Student-t 95 % interval; "
+            f"Δ: paired difference to {reference} by simulation, Student-t 95 % interval over the simulations' "
+            f"differences; bold: called (the interval excludes 0, at least 3 simulations). {n_cmp} comparisons: "
+            f"about {expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from "
+            f"{reference}. Chance: bag AUC and F1 0.5; Top-{top_k} recall of {top_k} random cells = {top_k} / bag "
+            f"size × witnesses / min({top_k}, witnesses).\n")
+    return "\n\n".join(parts) + "\n" + note

@@ -1,0 +1,116 @@
+"""Fault 16: a study killed during pretraining and again during MIL, by SIGTERM, SIGINT or SIGKILL, exits within a
+bounded time, and the README's recovery gives byte-equal tables and equal encoders.
+
+The signal goes to the whole run (snakemake and its jobs share a process group): what ``timeout``, a SLURM time
+limit and Ctrl-C in a terminal do. Snakemake's own SIGTERM handler can deadlock (``slamags.stopping``); a run that
+has not exited 60 s after the signal fails the test.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import REPO, SMALL_CONFIGS, snakemake, snakemake_cmd
+from slamags.model import load_encoder
+
+TABLES = ["all_runs.parquet", "paper_table.csv", "paper_table.md", "paired.csv", "paired.md", "representation.csv",
+          "representation.md"]
+TARGETS = [f"results/tables/{name}" for name in TABLES]
+ENCODERS = [f"results/pretrain/wr0.2/seed0/{m}/encoder.pt" for m in ("random", "slam_ags")]
+EXIT_WITHIN_S = 60
+
+
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory):
+    longer = tmp_path_factory.mktemp("cfg") / "longer.yaml"
+    longer.write_text("pretrain:\n  epochs: 4\n  batch_size: 16\nmil:\n  epochs: 60\n")
+    return ["--configfile", *SMALL_CONFIGS, str(longer)]
+
+
+@pytest.fixture(scope="module")
+def reference(configs, tmp_path_factory):
+    ref = tmp_path_factory.mktemp("reference")
+    r = snakemake(ref, *TARGETS, "--cores", "2", *configs)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return ref
+
+
+def pretraining(run: Path) -> bool:
+    return (run / "results/pretrain/wr0.2/seed0/slam_ags/.ckpt/last.pt").exists()
+
+
+def mil(run: Path) -> bool:
+    return any((run / "results/logs/mil").glob("*.log")) if (run / "results/logs/mil").exists() else False
+
+
+def kill_during(run: Path, phase, sig: signal.Signals, configs: list[str], *extra: str) -> None:
+    """Start the run, send ``sig`` to its process group once ``phase(run)`` holds, and require it to exit in time."""
+    proc = subprocess.Popen(snakemake_cmd(run, *TARGETS, "--cores", "2", *configs, *extra), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not phase(run):
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before {phase.__name__} could be interrupted"
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"snakemake did not exit within {EXIT_WITHIN_S} s of {sig.name} during {phase.__name__}")
+    assert proc.returncode != 0
+    assert not (run / "results/tables/paper_table.md").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_a_killed_study_recovers_to_byte_equal_tables(sig, configs, reference, tmp_path, faults):
+    run = tmp_path / "run"
+    recover = ("--rerun-incomplete",)
+    for phase, extra in ((pretraining, ()), (mil, recover)):
+        faults.injected()
+        kill_during(run, phase, sig, configs, *extra)
+        unlock = snakemake(run, "--unlock", *configs)              # the README's recovery, as written there
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+    r = snakemake(run, *TARGETS, "--cores", "2", *configs, *recover)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in TABLES:
+        assert (run / "results/tables" / name).read_bytes() == (reference / "results/tables" / name).read_bytes(), name
+    for path in ENCODERS:
+        a, _ = load_encoder(reference / path)
+        b, _ = load_encoder(run / path)
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values())), path
+    faults.survived(2)
+
+
+def test_repeated_sigterms_never_hang_snakemake(tmp_path, faults):
+    """The minimal reproduction of bench/sigterm_deadlock.sh, with the workaround the Snakefile installs: 400 quick
+    jobs, SIGTERM every 20 ms for 2 s once 20 are done; snakemake must exit (plain 9.27.1 hangs in most trials)."""
+    (tmp_path / "Snakefile").write_text(
+        "from slamags import stopping\nstopping.install()\n"
+        "rule all:\n    input: expand('out{i}.txt', i=range(400))\n"
+        "rule quick:\n    output: 'out{i}.txt'\n    shell: 'touch {output}'\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.Popen(["snakemake", "--cores", "2"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(tmp_path.glob("out*.txt"))) < 20:
+        time.sleep(0.1)
+    faults.injected()
+    for _ in range(100):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.02)
+    try:
+        proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("snakemake hung after repeated SIGTERMs")
+    assert len(list(tmp_path.glob("out*.txt"))) < 400
+    faults.survived()
