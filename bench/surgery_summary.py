@@ -24,6 +24,7 @@ from slamags.leaderboard import label_head_column
 from slamags.methods import METHODS, ordered
 from slamags.paired import is_called, simulation_interval
 from slamags.report.representation import per_simulation
+from slamags.tables import pipe_table
 
 
 def step_change(rows: pd.DataFrame, tasks: tuple[str, ...]) -> np.ndarray:
@@ -105,9 +106,10 @@ def main(folders: list[str]) -> None:
     tele = pd.concat([telemetry(Path(f)) for f in folders], ignore_index=True)
     effect = pd.concat([surgery_effect(Path(f)) for f in folders], ignore_index=True)
     print("## Where surgery could act\n")
-    print(tele.to_markdown(index=False))
+    print(pipe_table(list(tele.columns), tele.itertuples(index=False)))
     print("\n## What it changed\n")
-    print(effect.to_markdown(index=False) if len(effect) else "No method was run with and without surgery.")
+    print(pipe_table(list(effect.columns), effect.itertuples(index=False)) if len(effect)
+          else "No method was run with and without surgery.")
     print("\nNorm ratio: |g_label-aware| / |g_NT-Xent|, mean of the epoch means over simulations [min, max of the "
           "epoch means]; with two tasks of equal norm PCGrad rescaled to the sum's norm is the plain sum "
           "(src/slamags/surgery.py). max abs(w − 1): the largest distance of an epoch's mean task weight from the "
