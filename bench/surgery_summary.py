@@ -103,10 +103,10 @@ def surgery_effect(folder: Path) -> pd.DataFrame:
 
 
 def main(folders: list[str]) -> None:
-    tele = pd.concat([telemetry(Path(f)) for f in folders], ignore_index=True)
+    telemetry_rows = pd.concat([telemetry(Path(f)) for f in folders], ignore_index=True)
     effect = pd.concat([surgery_effect(Path(f)) for f in folders], ignore_index=True)
     print("## Where surgery could act\n")
-    print(pipe_table(list(tele.columns), tele.itertuples(index=False)))
+    print(pipe_table(list(telemetry_rows.columns), telemetry_rows.itertuples(index=False)))
     print("\n## What it changed\n")
     print(pipe_table(list(effect.columns), effect.itertuples(index=False)) if len(effect)
           else "No method was run with and without surgery.")

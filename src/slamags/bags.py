@@ -109,9 +109,8 @@ def summary(bags: pd.DataFrame) -> str:
 def simulate_to_file(bags: dict, negative_classes: list[str], positive_classes: list[str], index_path: str,
                      out: str, wr: float, seed: int) -> pd.DataFrame:
     """Run :func:`simulate` with the config's ``bags`` settings and class lists; write ``out`` (Parquet)."""
-    b = bags
-    bags = simulate(pd.read_parquet(index_path), wr, seed, b["bag_size"], b["n_train"], b["n_test"],
-                    negative_classes, positive_classes)
-    write_parquet(bags, out)
-    log.info("bags wr=%g seed=%d: %s", wr, seed, summary(bags))
-    return bags
+    table = simulate(pd.read_parquet(index_path), wr, seed, bags["bag_size"], bags["n_train"], bags["n_test"],
+                     negative_classes, positive_classes)
+    write_parquet(table, out)
+    log.info("bags wr=%g seed=%d: %s", wr, seed, summary(table))
+    return table

@@ -48,8 +48,8 @@ def scan(root: Path) -> pd.DataFrame:
                 full = Path(dirpath) / name
                 rel = full.relative_to(root).as_posix()
                 try:
-                    st = full.stat()
-                    rows.append((rel, cls_dir.name, st.st_size, st.st_mtime_ns))
+                    stat = full.stat()
+                    rows.append((rel, cls_dir.name, stat.st_size, stat.st_mtime_ns))
                 except OSError:  # a dangling symlink or a file gone since the listing: probed as unreadable
                     rows.append((rel, cls_dir.name, -1, -1))
     return pd.DataFrame(rows, columns=["path", "cell_class", "bytes", "mtime_ns"])
