@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slamags.methods import METHODS, REFERENCE_METHOD, ordered
+from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
 from slamags.paired import expected_false_calls, is_called, simulation_interval, t_interval
 from slamags.report.representation import per_simulation
 from slamags.tables import pipe_table
@@ -105,7 +105,7 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
             by_method = df.set_index("method")
             out[f"bag_f1_{mil}"] = out["method"].map(by_method["bag_f1"])
             out[f"bag_f1_{mil}_called"] = out["method"].map(by_method.get("bag_f1_diff_called", pd.Series(dtype=bool)))
-    out["_order"] = out["method"].map({m: i for i, m in enumerate(ordered(out["method"]))})
+    out["_order"] = out["method"].map(rank)
     return (out.sort_values(["probe_auc", "_order"], ascending=[False, True]).drop(columns="_order")
             .reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1)))
 
