@@ -101,6 +101,7 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
     out = pd.DataFrame(rows)
     if bag_runs is not None and len(bag_runs):
         bags = bag_level(bag_runs, reference)
+        out["bag_n_simulations"] = out["method"].map(bags.groupby("method")["n_simulations"].min())
         for mil, df in bags.groupby("mil"):
             by_method = df.set_index("method")
             out[f"bag_f1_{mil}"] = out["method"].map(by_method["bag_f1"])
@@ -160,8 +161,9 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             f"ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: training time per "
             f"encoder.\n")
     if mils:
+        n_bag = int(table["bag_n_simulations"].max())
         note += (f"Bag F1, generated cells: the generated-cell arm (LYT-only negatives, where MIL finds the bag), "
-                 f"mean over its simulations; bold: its paired difference to {reference} is called; —: not in that "
+                 f"mean over its {n_bag} simulation{'s' if n_bag != 1 else ''}; bold: its paired difference to {reference} is called; —: not in that "
                  f"arm (its table: bag_level.md).\n")
     return pipe_table(list(shown.columns), shown.itertuples(index=False)) + "\n" + note
 
