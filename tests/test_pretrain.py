@@ -260,7 +260,7 @@ def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_
     first = trainer(ckpt)
     for epoch in range(2):
         first.rows.append(first.run_epoch(epoch))
-        first.checkpoint.save(first.state(epoch))
+        first.checkpoint.save(first.resumable.capture(epoch, rows=first.rows, step_rows=first.step_rows))
     second = trainer(ckpt)
     resumed = second.run().state_dict()
     assert all(torch.equal(v, resumed[k]) for k, v in reference.items())
@@ -269,8 +269,8 @@ def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_
         assert torch.equal(a.get_state(), b.get_state())
 
     broken = trainer(ckpt)
-    broken.restore(broken.checkpoint.load(torch.device("cpu")))
+    start = broken.resumable.restore(broken.checkpoint.load(torch.device("cpu"))) + 1
     broken.gen_surgery.manual_seed(12345)                 # the defect: a surgery generator not restored
-    for epoch in range(broken.start_epoch, 4):
+    for epoch in range(start, 4):
         broken.rows.append(broken.run_epoch(epoch))
     assert not torch.equal(broken.gen_surgery.get_state(), uninterrupted.gen_surgery.get_state())
