@@ -224,6 +224,6 @@ def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFEREN
             f"Δ: paired difference to {reference} by simulation, Student-t 95 % interval over the simulations' "
             f"differences; bold: called (the interval excludes 0, at least 3 simulations). {n_cmp} comparisons: "
             f"about {expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from "
-            f"{reference}. Chance: bag AUC and F1 0.5; Top-{top_k} recall of {top_k} random cells = {top_k} / bag "
+            f"{reference}. Chance: bag AUC and F1 0.5; Top-{top_k} recall of {top_k} cells drawn by chance = {top_k} / bag "
             f"size × witnesses / min({top_k}, witnesses).\n")
     return "\n\n".join(parts) + "\n" + note
