@@ -89,12 +89,14 @@ def _bags(a: argparse.Namespace) -> None:
 def _pretrain(a: argparse.Namespace) -> None:
     guarded(wiring.pretrain(_config(a), wiring.RunId(a.wr, a.seed, a.method), bags_path=a.bags,
                             dataset_json=a.dataset, out_encoder=a.encoder, out_metrics=a.metrics,
-                            ckpt_dir=a.ckpt_dir, index_path=a.index, out_steps=a.steps))
+                            ckpt_dir=a.ckpt_dir, index_path=a.index, out_steps=a.steps,
+                            init_encoder=a.init_encoder))
 
 
 def _embed(a: argparse.Namespace) -> None:
     guarded(wiring.embed(_config(a), wiring.RunId(a.wr, a.seed, a.method), encoder_path=a.encoder,
-                         bags_path=a.bags, dataset_json=a.dataset, out=a.out, out_probe=a.probe))
+                         bags_path=a.bags, dataset_json=a.dataset, out=a.out, out_probe=a.probe,
+                         index_path=a.index))
 
 
 def _mil(a: argparse.Namespace) -> None:
@@ -180,11 +182,15 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
         (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"}),
         *RUN_IDS,
-        (("--steps",), {"default": None, "help": "steps.parquet: epoch-1 telemetry (pretrain.first_epoch_log_every)"})]),
+        (("--steps",), {"default": None, "help": "steps.parquet: epoch-1 telemetry (pretrain.first_epoch_log_every)"}),
+        (("--init-encoder",), {"default": None, "help": "the encoder the method starts from, of the same simulation "
+                                                        "(its2clr: simclr's encoder.pt)"})]),
     "embed": ("embed every cell of the bags with a frozen encoder", _embed, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}), (("--out",), {"required": True}),
         (("--probe",), {"required": True}), *RUN_IDS,
-        (("--method",), {"required": True, "help": "the method of --encoder (a column of --probe)"})]),
+        (("--method",), {"required": True, "help": "the method of --encoder (a column of --probe)"}),
+        (("--index",), {"default": None, "help": "patch index: adds the evaluation endpoints (eval_auc, knn_f1) on "
+                                                 "every labelled cell outside the train bags"})]),
     "mil": ("train and evaluate one MIL model on one embedding", _mil, [
         CONFIG, BAGS, (("--embeddings",), {"required": True}), *RUN_IDS,
         (("--method",), {"required": True, "help": "the method of the encoder behind --embeddings"}),

@@ -107,6 +107,7 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
         raise err
     _fill_defaults(cfg, sch)
     ds, bags = cfg["dataset"], cfg["bags"]
+    _check_methods(cfg)
     if is_cohort(cfg):
         _validate_cohort(cfg, check_paths)
         return cfg
@@ -212,6 +213,25 @@ def _check_consistency(cfg: Config) -> None:
     if m["top_k"] > b["bag_size"]:
         raise SlamagsError(f"config key mil.top_k: {m['top_k']} exceeds bags.bag_size {b['bag_size']} "
                            f"(it would retrieve every cell); set it to at most {b['bag_size']}")
+
+
+def _check_methods(cfg: Config) -> None:
+    """Methods that need what the config does not give: true cell labels on a cohort, the nnPU prior on a
+    cohort, the encoder a method starts from."""
+    from slamags.methods import METHODS
+
+    methods = cfg["pretrain"]["methods"]
+    for i, m in enumerate(methods):
+        spec = METHODS[m]
+        if is_cohort(cfg) and spec.needs_cell_labels:
+            raise SlamagsError(f"config key pretrain.methods.{i}: {m} trains on true cell labels, which a cohort's "
+                               f"cells do not have; leave {m} out")
+        if spec.needs_prior and is_cohort(cfg) and cfg["pretrain"].get("nnpu_prior") is None:
+            raise SlamagsError(f"config key pretrain.nnpu_prior: {m} needs the abnormal share of the positive "
+                               "slides' cells, which real slides do not state; set it (e.g. 0.05)")
+        if spec.init and spec.init not in methods:
+            raise SlamagsError(f"config key pretrain.methods.{i}: {m} starts from the {spec.init} encoder of the "
+                               f"same simulation; add {spec.init} to pretrain.methods")
 
 
 def _check_combiners(cfg: Config) -> None:

@@ -4,8 +4,10 @@ The output format (``embeddings.parquet``) and its reader and writer live in
 :mod:`slamags.embeddings`, which needs no torch.
 
 ``probe.json`` holds the linear-probe ROC AUC of the embeddings against the TRUE
-cell labels of the test bags (5-fold cross-validated logistic regression). It is
-a diagnostic of embedding quality only, never used for training or selection.
+cell labels of the test bags (5-fold cross-validated logistic regression) and, when
+the patch index is given, the sharper endpoints of :mod:`slamags.evaluation` on every
+labelled cell outside the train bags (``eval_auc``, ``eval_positives``, ``knn_f1``).
+They are diagnostics of embedding quality only, never used for training or selection.
 """
 
 from __future__ import annotations
@@ -66,11 +68,32 @@ def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     return float(roc_auc_score(y, p))
 
 
+def evaluation_endpoints(model: torch.nn.Module, info: dict[str, Any], bags: pd.DataFrame, index_path: str,
+                         size: int, crop: int, embed: dict[str, Any], device: torch.device,
+                         seed: int) -> dict[str, Any]:
+    """:func:`slamags.evaluation.endpoints` of ``model`` on the evaluation cells of ``bags`` (every labelled
+    cell of the index in no train bag), with the seconds it took (``eval_seconds``)."""
+    from slamags.evaluation import endpoints, evaluation_cells
+
+    t0 = time.perf_counter()
+    cells = evaluation_cells(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"])
+    images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
+    emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
+    out = endpoints(emb, cells, seed)
+    out["eval_seconds"] = round(time.perf_counter() - t0, 2)
+    log.info("embed: evaluation set of %d cells (%d abnormal, %d normal): eval_auc %.3f, knn_f1 %.3f in %.1f s%s",
+             len(cells), out["eval_positives"], out["eval_negatives"], out["eval_auc"],
+             out["knn_f1"], out["eval_seconds"], f" ({out['eval_note']})" if out["eval_note"] else "")
+    return out
+
+
 def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_path: str, dataset_json: str,
-                  out: str, out_probe: str, ids: dict[str, Any] | None = None) -> None:
+                  out: str, out_probe: str, ids: dict[str, Any] | None = None, index_path: str | None = None) -> None:
     """Embed every cell of one simulation's bags with one frozen encoder; write the probe diagnostic.
 
-    ``embed`` is the config's ``embed`` section; ``ids`` (the run's ``wr``, ``seed`` and ``method``) are written into ``probe.json``.
+    ``embed`` is the config's ``embed`` section; ``ids`` (the run's ``wr``, ``seed`` and ``method``) are written
+    into ``probe.json``. With ``index_path`` (the patch index) the evaluation endpoints join it; a cohort, whose
+    cells carry no label, has none.
     """
     torch.set_num_threads(max(1, threads))
     device = pick_device()
@@ -92,6 +115,9 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     y = bags["instance_label"].to_numpy()[test]
     known = bool((y >= 0).all())          # a cohort's cells carry no label (-1): no probe
     auc = linear_probe_auc(emb[test], y) if known else float("nan")
+    evaluation = (evaluation_endpoints(model, info, bags, index_path, size, crop, embed, device,
+                                       int((ids or {}).get("seed", 0))) if index_path is not None and known else {})
     write_json({"method": meta.get("method"), **(ids or {}), "layer": embed["layer"], "probe_auc_test_cells": auc,
-                "n_test_cells": int(test.sum()), "n_test_positive": int(y.sum()) if known else None}, out_probe)
+                "n_test_cells": int(test.sum()), "n_test_positive": int(y.sum()) if known else None, **evaluation},
+               out_probe)
     log.info("embed %s: linear-probe AUC (test cells, true labels; diagnostic only) = %.3f", meta.get("method"), auc)

@@ -26,12 +26,21 @@ from typing import Iterable
 from slamags.combiners import GRAMIAN
 
 GROUPS = ("neg", "pos", "all")
-VIEWS = ("centre", "simclr")
+VIEWS = ("centre", "simclr", "strong")
+# what a task's loss is given as each patch's label: its bag's label (the slide label, all a slide-label-aware
+# method may use), its TRUE cell class (the supervised ceiling: an oracle), or the pseudo-label of ItS2CLR's
+# MIL model (slamags.pseudo; from the bag labels only)
+TARGETS = ("bag", "cell", "pseudo")
+# the head a method trains on the 512-d features beside the encoder: none, linear, or two-layer (SimMIL's)
+HEAD_KINDS = ("", "linear", "mlp")
 
 
 HEADS = ("shared", "own")
 # losses that read the bag label (slide-label-aware); the others learn from the images alone
-LABEL_AWARE_LOSSES = ("similarity", "similarity_cci", "similarity_vfloor", "supcon_bag", "weak_ce")
+LABEL_AWARE_LOSSES = ("similarity", "similarity_cci", "similarity_vfloor", "supcon_bag", "weak_ce", "weak_gce",
+                      "nnpu", "supcon_pseudo")
+# losses that read the TRUE cell labels: an oracle, never a slide-label-aware method
+ORACLE_LOSSES = ("cell_ce",)
 # the field's self-supervised objectives (lightly's losses, heads and momentum utilities; slamags.selfsup)
 SELFSUP = ("byol", "vicreg", "barlowtwins", "dino", "mocov2")
 
@@ -50,6 +59,7 @@ class TaskSpec:
     views: tuple[str, ...]
     loss: str
     head: str = "shared"
+    target: str = "bag"
 
     @property
     def selfsup(self) -> bool:
@@ -58,6 +68,10 @@ class TaskSpec:
     @property
     def label_aware(self) -> bool:
         return self.loss in LABEL_AWARE_LOSSES
+
+    @property
+    def oracle(self) -> bool:
+        return self.loss in ORACLE_LOSSES
 
     @property
     def own_head(self) -> bool:
@@ -70,9 +84,12 @@ class MethodSpec:
     description: str
     tasks: tuple[TaskSpec, ...] = ()
     combine: str = "single"        # single (one task) | sum | ags | a TorchJD weighting (slamags.combiners)
-    head: bool = False             # a linear head on the 512-d features (trained with the encoder)
+    head: str = ""                 # a head on the 512-d features trained with the encoder (HEAD_KINDS)
     paper: bool = False            # the paper's method: the one paired comparisons set against each baseline
     reference: bool = False        # the leaderboard's reference: every method's difference is taken to it
+    encoder: str = "resnet18"      # resnet18 | pixels (the image itself as the embedding: the floor)
+    init: str | None = None        # a method whose encoder of the same simulation this one starts from
+    cite: str = ""                 # the paper it follows, and where it differs (README, docs/methods.md)
 
     @property
     def trains(self) -> bool:
@@ -93,6 +110,20 @@ class MethodSpec:
     @property
     def task_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.tasks)
+
+    @property
+    def oracle(self) -> bool:
+        """Trained on true cell labels: a ceiling, never counted among the slide-label-aware methods."""
+        return any(t.oracle for t in self.tasks)
+
+    @property
+    def needs_cell_labels(self) -> bool:
+        return any(t.target == "cell" for t in self.tasks)
+
+    @property
+    def needs_prior(self) -> bool:
+        """A loss that reads the abnormal share of positive-bag cells (the witness rate) as its class prior."""
+        return any(t.loss == "nnpu" for t in self.tasks)
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -127,7 +158,7 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("simclr", "NT-Xent on two SimCLR views of every train patch",
                (TaskSpec("ntxent", "all", ("simclr", "simclr"), "ntxent"),), reference=True),
     MethodSpec("weak", "cross-entropy of a linear head predicting each patch's bag label",
-               (TaskSpec("weak_ce", "all", ("simclr",), "weak_ce"),), head=True),
+               (TaskSpec("weak_ce", "all", ("simclr",), "weak_ce"),), head="linear"),
     MethodSpec("supcon_bag", "supervised contrastive loss with the bag label as class",
                (TaskSpec("supcon", "all", ("simclr", "simclr"), "supcon_bag"),)),
     MethodSpec("similarity", "the similarity objective (pull-together) on negative-bag patches alone",
@@ -137,6 +168,30 @@ METHODS: dict[str, MethodSpec] = {m.name: m for m in (
     MethodSpec("slam_ags", "the same two tasks combined by adaptive gradient surgery (the paper's method)",
                (SIMILARITY, NTXENT_POSITIVES), combine="ags", paper=True),
 )}
+# the floor, the ceiling and the field's slide-label-aware families (docs/methods.md: where each follows its paper)
+NTXENT_ALL = TaskSpec("ntxent", "all", ("simclr", "simclr"), "ntxent")
+NNPU = TaskSpec("nnpu", "all", ("simclr",), "nnpu")
+METHODS.update({m.name: m for m in (
+    MethodSpec("pixels", "the centre-cropped, normalised image, average-pooled to at most 1,024 values (floor)",
+               encoder="pixels"),
+    MethodSpec("supervised", "ORACLE: cross-entropy of a linear head on the TRUE cell class of every train-bag "
+               "cell, same views, steps and optimiser (ceiling)",
+               (TaskSpec("cell_ce", "all", ("simclr",), "cell_ce", target="cell"),), head="linear"),
+    MethodSpec("its2clr", "ItS2CLR: from SimCLR, SupCon on pseudo-labels of a MIL model refreshed during training, "
+               "negative-bag cells as clean negatives, a self-paced share of positive-bag cells (0.2 to 0.8)",
+               (TaskSpec("supcon", "all", ("simclr", "simclr"), "supcon_pseudo", target="pseudo"),), init="simclr",
+               cite="Liu et al., CVPR 2023, arXiv 2210.09452"),
+    MethodSpec("nnpu", "NT-Xent on every train cell + an instance head trained by the non-negative PU risk "
+               "(negative-bag cells labelled normal, positive-bag cells unlabelled, prior = the witness rate); "
+               "task gradients summed", (NTXENT_ALL, NNPU), combine="sum", head="linear",
+               cite="Kiryo et al., NeurIPS 2017, arXiv 1703.00593"),
+    MethodSpec("nnpu_ags", "nnpu's two tasks combined by adaptive gradient surgery", (NTXENT_ALL, NNPU),
+               combine="ags", head="linear", cite="Kiryo et al., NeurIPS 2017, arXiv 1703.00593"),
+    MethodSpec("simmil", "SimMIL: every cell takes its bag's label, strong augmentation, a two-layer head and a "
+               "noise-robust loss (generalised cross-entropy)",
+               (TaskSpec("weak_gce", "all", ("strong",), "weak_gce"),), head="mlp",
+               cite="arXiv 2505.06710; GCE: Zhang and Sabuncu, NeurIPS 2018"),
+)})
 # the same two tasks combined by each Gramian weighting of the multi-task literature (through TorchJD)
 METHODS.update({f"slam_{c.name}": MethodSpec(f"slam_{c.name}", f"similarity + NT-Xent combined by {c.what} ({c.reference})",
                                              (SIMILARITY, NTXENT_POSITIVES), combine=c.name)

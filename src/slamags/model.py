@@ -1,4 +1,5 @@
-"""The encoder: torchvision ResNet18 (``weights=None``, fc removed, 512-d) + a 2-layer projector."""
+"""The encoders: torchvision ResNet18 (``weights=None``, fc removed, 512-d) + a 2-layer projector, and the
+pixel floor (the image itself, average-pooled), which trains nothing."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from slamags import SlamagsError
 from slamags.io import atomic_path
 
 ARCH = "resnet18+projector512"
+PIXELS_ARCH = "pixels"
 FEATURE_DIM = 512       # pooled ResNet18 features
 PROJECTION_DIM = 512    # the authors' projector: Linear(512, 512)-ReLU-Linear(512, 512)
+PIXEL_DIM_MAX = 1024    # the pixel floor's embedding: the crop average-pooled to at most this many values
 
 
 class Encoder(nn.Module):
@@ -35,6 +38,30 @@ class Encoder(nn.Module):
         return h, self.projector(h)
 
 
+class PixelEncoder(nn.Module):
+    """The floor: the normalised view itself, average-pooled to the largest square ``s x s`` with
+    ``3 s^2 <= 1024`` (18 x 18: 972 values) when the crop is larger, flattened. ``forward`` returns it as both
+    features and projection; it has no parameter to train."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.side = int((PIXEL_DIM_MAX / 3) ** 0.5)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.shape[-1] > self.side:
+            x = nn.functional.adaptive_avg_pool2d(x.float(), self.side)
+        h = x.reshape(x.shape[0], -1).float()
+        return h, h
+
+
+ENCODERS = {ARCH: Encoder, PIXELS_ARCH: PixelEncoder}
+
+
+def build_encoder(kind: str) -> nn.Module:
+    """A new encoder of the method table's ``encoder`` kind: ``resnet18`` or ``pixels``."""
+    return PixelEncoder() if kind == "pixels" else Encoder()
+
+
 @contextmanager
 def evaluating(*modules: nn.Module) -> Iterator[None]:
     """Eval mode for ``modules`` inside the block; each returns to its own mode after it."""
@@ -48,10 +75,11 @@ def evaluating(*modules: nn.Module) -> Iterator[None]:
             m.train(mode)
 
 
-def save_encoder(model: Encoder, meta: dict[str, Any], path: str | os.PathLike[str]) -> None:
+def save_encoder(model: nn.Module, meta: dict[str, Any], path: str | os.PathLike[str]) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    arch = PIXELS_ARCH if isinstance(model, PixelEncoder) else ARCH
     with atomic_path(path) as tmp:
-        torch.save({"arch": ARCH, "state_dict": state, "meta": meta}, tmp)
+        torch.save({"arch": arch, "state_dict": state, "meta": meta}, tmp)
 
 
 def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> tuple[Encoder, dict]:
@@ -64,7 +92,7 @@ def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device 
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
         raise SlamagsError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); {fix}") from e
-    if not isinstance(ckpt, dict) or ckpt.get("arch") != ARCH or "state_dict" not in ckpt:
+    if not isinstance(ckpt, dict) or ckpt.get("arch") not in ENCODERS or "state_dict" not in ckpt:
         if isinstance(ckpt, dict) and "arch" in ckpt:
             what = f"architecture {ckpt['arch']!r}"
         elif isinstance(ckpt, dict):
@@ -72,7 +100,7 @@ def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device 
         else:
             what = f"a {type(ckpt).__name__}"
         raise SlamagsError(f"encoder checkpoint {path} holds {what}, expected {ARCH!r}; {fix}")
-    model = Encoder()
+    model = ENCODERS[ckpt["arch"]]()
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

@@ -1,8 +1,10 @@
 """Encoder pretraining: SLAM-AGS and every baseline from one loop, driven by the method table.
 
-The methods (``random``, ``simclr``, ``weak``, ``supcon_bag``, ``similarity``,
-``slam``, ``slam_ags``) are declared in :mod:`slamags.methods`; :class:`Trainer`
-reads a method's :class:`~slamags.methods.MethodSpec` and holds no method name.
+Every method is declared in :mod:`slamags.methods` (the method table: the paper's, the baselines, the
+slide-label-aware variants and families, the field's self-supervised objectives, the pixel floor and the
+supervised ceiling); :class:`Trainer` reads a method's :class:`~slamags.methods.MethodSpec` and holds no
+method name. A task's patch labels are its ``target``: the bag label, the true cell class (the oracle
+ceiling only) or ItS2CLR's pseudo-labels (:mod:`slamags.pseudo`), refreshed during training.
 
 A batch mixes positive-bag and negative-bag patches in the ratio of their
 counts (only the groups the method's tasks use), drawn without replacement over
@@ -46,15 +48,17 @@ from torch import nn
 import slamags
 from slamags import selfsup
 from slamags.checkpoint import Checkpoint, TrainingState
+from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view
 from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, monitor
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.io import write_parquet
-from slamags.losses import LOSSES, TaskOutput
+from slamags.losses import HEAD_OUTPUTS, LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
-from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, evaluating, save_encoder
+from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, build_encoder, evaluating, load_encoder, save_encoder
+from slamags.pseudo import PseudoLabelSettings, instance_scores, pseudo_labels, self_paced_share
 from slamags.combiners import get_combiner
 from slamags.surgery import SurgeryStats
 
@@ -213,6 +217,20 @@ def projector() -> nn.Module:
                          nn.Linear(PROJECTION_DIM, PROJECTION_DIM))
 
 
+@dataclass
+class CellTargets:
+    """What some methods know of each train patch beyond its bag label, in the train table's order:
+    ``cell_classes`` (codes of the TRUE cell class: the supervised ceiling only), ``bag_ids`` (ItS2CLR's MIL
+    model groups cells by bag), ``prior`` (nnPU's abnormal share of positive-bag cells: the witness rate) and
+    ItS2CLR's settings and latest instance ``scores``."""
+
+    cell_classes: np.ndarray | None = None
+    bag_ids: np.ndarray | None = None
+    prior: float | None = None
+    pseudo: PseudoLabelSettings = PseudoLabelSettings()
+    scores: np.ndarray | None = None
+
+
 class Trainer:
     """One pretraining run: :meth:`run` trains (resuming from its checkpoint if one exists) and returns the
     encoder; the resume itself is :class:`~slamags.checkpoint.TrainingState`'s and the file's lock
@@ -220,22 +238,27 @@ class Trainer:
 
     def __init__(self, settings: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
                  device: torch.device, ckpt: Path | None = None,
-                 heldout: tuple[torch.Tensor, np.ndarray] | None = None) -> None:
+                 heldout: tuple[torch.Tensor, np.ndarray] | None = None, cells: "CellTargets | None" = None,
+                 init_state: dict[str, torch.Tensor] | None = None) -> None:
         self.spec: MethodSpec = spec(settings.method)
         self.settings, self.device, self.images, self.heldout = settings, device, images, heldout
+        self.cells = cells or CellTargets()
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], settings.crop_fraction)
         self.cuda = device.type == "cuda"
         torch.manual_seed(settings.seed)
         # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
-        self.model = Encoder().to(device).to(memory_format=torch.channels_last)
-        self.head = nn.Linear(FEATURE_DIM, 2).to(device) if self.spec.head else None
+        self.model = build_encoder(self.spec.encoder).to(device).to(memory_format=torch.channels_last)
+        if init_state is not None:
+            self.model.load_state_dict(init_state)
+        self.head = self._build_head()
         self.heads = nn.ModuleDict({t.name: projector() for t in self.spec.tasks if t.own_head}).to(device)
         self.objectives = nn.ModuleDict({t.name: selfsup.build(t.loss, self.model.backbone)
                                          for t in self.spec.tasks if t.selfsup}).to(device)
         extra = [p for p in [*self.heads.parameters(), *self.objectives.parameters()] if p.requires_grad]
         self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else []) + extra
-        self.opt, sched = optimiser(self.params, settings)
+        # the pixel floor has no parameter: a placeholder keeps the optimiser and its checkpoint uniform
+        self.opt, sched = optimiser(self.params or [nn.Parameter(torch.zeros(()))], settings)
         self.gen_sample, self.gen_aug, self.gen_surgery = (torch.Generator().manual_seed(settings.seed * 1000 + k)
                                                            for k in (1, 2, 3))
         self.resumable = TrainingState({"model": self.model, "head": self.head, "heads": self.heads,
@@ -245,12 +268,40 @@ class Trainer:
         self.sampler = Batches.of(self.spec, bag_labels, settings.batch_size)
         self.total_steps = self.sampler.steps * settings.epochs
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, settings.probe_size, settings.seed)
+        self.pseudo = torch.full((len(self.bag_labels),), -1, dtype=torch.long)
         self.rows: list[dict[str, Any]] = []
         self.step_rows: list[dict[str, Any]] = []
 
+    def _build_head(self) -> nn.Module | None:
+        """The method's head on the 512-d features: its outputs are what its loss reads (HEAD_OUTPUTS)."""
+        if not self.spec.head:
+            return None
+        loss = next(t.loss for t in self.spec.tasks if t.loss in HEAD_OUTPUTS)
+        n_out = HEAD_OUTPUTS[loss]
+        if n_out == "classes":
+            if self.cells.cell_classes is None:
+                raise SlamagsError(f"pretrain method {self.spec.name} trains on cell classes; none were given")
+            n_out = int(self.cells.cell_classes.max()) + 1
+        n_out = int(n_out)
+        head = (nn.Linear(FEATURE_DIM, n_out) if self.spec.head == "linear" else
+                nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
+                              nn.Linear(PROJECTION_DIM, n_out)))
+        return head.to(self.device)
+
+    def _targets(self, task: TaskSpec) -> torch.Tensor:
+        """Every train patch's label for ``task``: bag label, true cell class or pseudo-label."""
+        if task.target == "cell":
+            if self.cells.cell_classes is None:
+                raise SlamagsError(f"pretrain task {task.name} reads true cell classes; none were given")
+            return torch.as_tensor(self.cells.cell_classes, dtype=torch.long)
+        return self.pseudo if task.target == "pseudo" else self.bag_labels
+
     # -- one step ------------------------------------------------------------------
     def _view(self, x: torch.Tensor, kind: str) -> torch.Tensor:
-        return centre_view(x, self.crop) if kind == "centre" else random_view(x, self.crop, self.gen_aug)
+        if kind == "centre":
+            return centre_view(x, self.crop)
+        # strong: SimCLR's usual colour jitter (0.4) instead of the authors' 0.1 (SimMIL's strong views)
+        return random_view(x, self.crop, self.gen_aug, jitter=0.4 if kind == "strong" else 0.1)
 
     def _apply(self, module: nn.Module, x: torch.Tensor) -> Any:
         """``module(x)`` in channels_last, under bf16 autocast on a GPU (the encoder, or a backbone)."""
@@ -261,6 +312,9 @@ class Trainer:
                    step: int) -> tuple[torch.Tensor | None, int]:
         """The task's loss on this batch (None when its group has no patch here) and its number of views."""
         idx = {"neg": idx_neg, "pos": idx_pos, "all": np.concatenate([idx_pos, idx_neg])}[task.group]
+        targets = self._targets(task)
+        if task.target == "pseudo":       # cells whose pseudo-label is unknown this epoch are left out
+            idx = idx[targets.numpy()[idx] >= 0]
         if len(idx) == 0:
             return None, 0
         rows = torch.as_tensor(idx, dtype=torch.long)
@@ -274,8 +328,8 @@ class Trainer:
         if task.own_head:
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
                 z = self.heads[task.name](h)
-        out = TaskOutput(h=list(h.split(n)), z=list(z.split(n)), labels=self.bag_labels[rows].to(self.device),
-                         head=self.head, temperature=self.settings.temperature)
+        out = TaskOutput(h=list(h.split(n)), z=list(z.split(n)), labels=targets[rows].to(self.device),
+                         head=self.head, temperature=self.settings.temperature, prior=self.cells.prior)
         return LOSSES[task.loss](out), n * len(views)
 
     def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray,
@@ -305,6 +359,7 @@ class Trainer:
     def run_epoch(self, epoch: int) -> dict[str, Any]:
         """Train one epoch; its row of ``metrics.parquet`` (losses, throughput, telemetry, collapse)."""
         names = self.spec.task_names
+        pseudo_row = self.refresh_pseudo_labels(epoch)
         self.model.train()
         t0 = time.perf_counter()
         sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
@@ -324,7 +379,27 @@ class Trainer:
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
                                "steps": len(batches)}
         row.update({f"loss_{name}": v for name, v in zip(names, (sums / max(len(batches), 1)).tolist())})
-        return {**row, **telemetry.row(names), **self.monitor()}
+        return {**row, **pseudo_row, **telemetry.row(names), **self.monitor()}
+
+    def refresh_pseudo_labels(self, epoch: int) -> dict[str, Any]:
+        """ItS2CLR (a task with ``target: pseudo``): new pseudo-labels at the first epoch and every
+        ``refresh_every`` epochs; the self-paced share grows every epoch. Returns the epoch's counts."""
+        if not any(t.target == "pseudo" for t in self.spec.tasks):
+            return {}
+        s, bags = self.cells.pseudo, self.cells.bag_ids
+        if bags is None:
+            raise SlamagsError(f"pretrain method {self.spec.name} needs the bag of every train cell; none was given")
+        if epoch % s.refresh_every == 0 or self.cells.scores is None:
+            with evaluating(self.model), torch.no_grad():
+                feats = [self._apply(self.model, centre_view(self.images[k:k + 512].to(self.device), self.crop))[0]
+                         .float().cpu() for k in range(0, len(self.images), 512)]
+            self.cells.scores = instance_scores(torch.cat(feats).numpy(), bags, self.bag_labels.numpy(),
+                                                self.settings.seed + epoch, s)
+        share = self_paced_share(epoch, self.settings.epochs, s)
+        self.pseudo = torch.as_tensor(pseudo_labels(self.cells.scores, bags, self.bag_labels.numpy(), share,
+                                                    s.threshold), dtype=torch.long)
+        return {"pseudo_share": share, "pseudo_positives": int((self.pseudo == 1).sum()),
+                "pseudo_left_out": int((self.pseudo < 0).sum())}
 
     def run(self) -> Encoder:
         if not self.spec.trains:
@@ -335,10 +410,14 @@ class Trainer:
         if state is not None:
             start = self.resumable.restore(state) + 1
             self.rows, self.step_rows = state["rows"], state["step_rows"]
+            if state.get("pseudo_scores") is not None:
+                self.cells.scores = state["pseudo_scores"].numpy()
             log.info("pretrain: resumed from %s after epoch %d/%d", self.checkpoint.path, start, self.settings.epochs)
         for epoch in range(start, self.settings.epochs):
             self.rows.append(self.run_epoch(epoch))
-            self.checkpoint.save(self.resumable.capture(epoch, rows=self.rows, step_rows=self.step_rows))
+            scores = None if self.cells.scores is None else torch.as_tensor(self.cells.scores)
+            self.checkpoint.save(self.resumable.capture(epoch, rows=self.rows, step_rows=self.step_rows,
+                                                        pseudo_scores=scores))
             log.info("pretrain %s epoch %d/%d: %s", self.settings.method, epoch + 1, self.settings.epochs,
                      progress_line(self.rows[-1]))
         return self.model
@@ -353,15 +432,38 @@ def progress_line(row: dict[str, Any]) -> str:
         weights = " ".join(f"{k[2:]}={v:.2f}" for k, v in row.items() if k.startswith("w_"))
         text += (f" cos(g1,g2) mean {row['cos_mean']:+.3f} min {row['cos_min']:+.3f} conflict "
                  f"{row['conflict_fraction']:.0%} |g1|/|g2| {row['grad_norm_ratio']:.2f} weights {weights}")
+    if "pseudo_positives" in row:
+        text += (f" | pseudo-labels: {row['pseudo_positives']} positive (self-paced share {row['pseudo_share']:.2f}),"
+                 f" {row['pseudo_left_out']} left out")
     if HELDOUT_COLUMN in row:
         text += f" held-out probe AUC {row[HELDOUT_COLUMN]:.3f}"
     return text
 
 
+def cell_targets(method: MethodSpec, train: pd.DataFrame, pretrain: dict[str, Any],
+                 ids: dict[str, Any] | None) -> CellTargets:
+    """What ``method`` reads of the train cells beyond their bag labels (:class:`CellTargets`)."""
+    out = CellTargets(bag_ids=train["bag_id"].astype(str).to_numpy())
+    if method.needs_cell_labels:
+        if (train["instance_label"] < 0).any():
+            raise SlamagsError(f"pretrain method {method.name} trains on true cell labels, which a cohort's cells do "
+                               "not have; remove it from pretrain.methods")
+        out.cell_classes = np.unique(train["cell_class"].astype(str), return_inverse=True)[1].astype(np.int64)
+    if method.needs_prior:
+        prior = pretrain.get("nnpu_prior")
+        prior = float(prior if prior is not None else (ids or {}).get("wr", 0.0))
+        if not 0 < prior < 1:
+            raise SlamagsError(f"config key pretrain.nnpu_prior: {method.name} needs the abnormal share of "
+                               f"positive-bag cells in (0, 1), got {prior}; set it (bags from real slides have no "
+                               "witness rate)")
+        out.prior = prior
+    return out
+
+
 def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str, method: str,
                     out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
                     ids: dict[str, Any] | None = None, index_path: str | None = None,
-                    out_steps: str | None = None) -> None:
+                    out_steps: str | None = None, init_encoder: str | None = None) -> None:
     """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
 
     ``pretrain`` is the config's ``pretrain`` section.
@@ -371,6 +473,7 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     initialisation, batches and augmentations), shared by the methods of that simulation.
     With ``index_path`` (the patch index) and ``pretrain.heldout_size`` > 0, every epoch also records
     ``probe_auc_heldout`` on cells outside every train bag (:func:`slamags.collapse.choose_heldout`).
+    A method that starts from another's encoder (ItS2CLR from SimCLR) is given it as ``init_encoder``.
     """
     settings = TrainSettings.from_config(pretrain, method)
     if ids and "seed" in ids:    # each bag simulation gets its own encoders: initialisation and draws included
@@ -400,11 +503,19 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
         log.info("pretrain %s: held-out probe of %d normal and %d abnormal cells outside the train bags", method,
                  int((heldout[1] == 0).sum()), int(heldout[1].sum()))
     ckpt = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
-    trainer = Trainer(settings, images, train["bag_label"].to_numpy(), device, ckpt, heldout=heldout)
+    method_spec = spec(method)
+    init_state = None
+    if method_spec.init:
+        if init_encoder is None:
+            raise SlamagsError(f"pretrain method {method} starts from the {method_spec.init} encoder of the same "
+                               f"simulation; pass it (slamags pretrain --init-encoder .../{method_spec.init}/encoder.pt)")
+        init_state = load_encoder(init_encoder)[0].state_dict()
+    trainer = Trainer(settings, images, train["bag_label"].to_numpy(), device, ckpt, heldout=heldout,
+                      cells=cell_targets(method_spec, train, pretrain, ids), init_state=init_state)
     model = trainer.run()
     meta = {
         "method": method, "epochs": settings.epochs if trainer.spec.trains else 0, "settings": settings.__dict__,
-        "image_size": size, "crop": trainer.crop, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
+        "image_size": size, "crop": trainer.crop, "init_encoder": init_encoder, "dataset": {k: info.get(k) for k in ("kind", "image_size", "resize")},
         "bags": {"path": str(bags_path), "sha256": hashlib.sha256(Path(bags_path).read_bytes()).hexdigest(),
                  "train_patches": n_train},
         "provenance": {"slamags": slamags.__version__, "torch": str(torch.__version__), "python": platform.python_version(),

@@ -66,8 +66,10 @@ def pretrain_section(cfg: Config) -> dict[str, Any]:
 
 
 def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_encoder: str, out_metrics: str,
-             ckpt_dir: str | None = None, index_path: str | None = None, out_steps: str | None = None) -> StageCall:
-    """One encoder of ``run.method`` on the simulation's train bags; its seed is ``pretrain.seed + run.seed``."""
+             ckpt_dir: str | None = None, index_path: str | None = None, out_steps: str | None = None,
+             init_encoder: str | None = None) -> StageCall:
+    """One encoder of ``run.method`` on the simulation's train bags; its seed is ``pretrain.seed + run.seed``.
+    ``init_encoder``: the encoder a method starts from (:func:`init_method`), of the same simulation."""
     from slamags.pretrain import run_pretraining
 
     if run.method is None:
@@ -75,18 +77,28 @@ def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_enc
     return StageCall(run_pretraining, {
         "pretrain": pretrain_section(cfg), "bags_path": bags_path, "dataset_json": dataset_json,
         "method": run.method, "out_encoder": out_encoder, "out_metrics": out_metrics, "ckpt_dir": ckpt_dir,
-        "ids": run.columns(with_method=False), "index_path": index_path, "out_steps": out_steps})
+        "ids": run.columns(with_method=False), "index_path": index_path, "out_steps": out_steps,
+        "init_encoder": init_encoder})
+
+
+def init_method(method: str) -> str | None:
+    """The method whose encoder of the same simulation ``method`` starts from (ItS2CLR: SimCLR), or None."""
+    from slamags.methods import spec
+
+    return spec(method).init
 
 
 def embed(cfg: Config, run: RunId, encoder_path: str, bags_path: str, dataset_json: str, out: str, out_probe: str,
-          threads: int | None = None) -> StageCall:
-    """Every cell of the simulation through the frozen encoder; the probe's identity columns from ``run``."""
+          threads: int | None = None, index_path: str | None = None) -> StageCall:
+    """Every cell of the simulation through the frozen encoder; the probe's identity columns from ``run``.
+    With ``index_path``, the evaluation cells (every labelled cell in no train bag) are embedded too and
+    scored (:mod:`slamags.evaluation`)."""
     from slamags.embed import run_embedding
 
     return StageCall(run_embedding, {
         "embed": cfg["embed"], "threads": int(threads if threads is not None else cfg["pretrain"]["threads"]),
         "encoder_path": encoder_path, "bags_path": bags_path, "dataset_json": dataset_json, "out": out,
-        "out_probe": out_probe, "ids": run.columns()})
+        "out_probe": out_probe, "ids": run.columns(), "index_path": index_path})
 
 
 def mil(cfg: Config, run: RunId, bags_path: str, embeddings_path: str,

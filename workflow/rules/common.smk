@@ -40,6 +40,16 @@ wildcard_constraints:
     method="|".join(METHODS),
 
 
+def init_encoder(wildcards):
+    """``{"init": <encoder>}`` for a method that starts from another's encoder, else nothing."""
+    init = wiring.init_method(wildcards.method)
+    if init is None:
+        return {}
+    return {
+        "init": f"results/pretrain/wr{wildcards.wr}/seed{wildcards.seed}/{init}/encoder.pt"
+    }
+
+
 def run_paths(pattern):
     """Expand a per-run path pattern over witness rates, bag seeds and methods."""
     return expand(pattern, wr=WR, seed=SEEDS, method=METHODS)

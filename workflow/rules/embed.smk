@@ -3,6 +3,7 @@ rule embed:
         encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
         dataset="results/data/dataset.json",
+        index="results/index/patches.parquet",
     output:
         embeddings="results/embed/wr{wr}/seed{seed}/{method}/embeddings.parquet",
         probe="results/embed/wr{wr}/seed{seed}/{method}/probe.json",

@@ -1,5 +1,7 @@
 rule pretrain:
     input:
+        # a method that starts from another's encoder of the same simulation (ItS2CLR from SimCLR)
+        unpack(init_encoder),
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
         dataset="results/data/dataset.json",
         index="results/index/patches.parquet",

@@ -4,4 +4,5 @@ from slamags.runner import run_job
 w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
 run_job(snakemake, wiring.embed(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
                                 encoder_path=i.encoder, bags_path=i.bags, dataset_json=i.dataset,
-                                out=o.embeddings, out_probe=o.probe, threads=snakemake.threads))
+                                out=o.embeddings, out_probe=o.probe, threads=snakemake.threads,
+                                index_path=i.index))

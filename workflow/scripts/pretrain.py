@@ -5,4 +5,4 @@ w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
 run_job(snakemake, wiring.pretrain(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
                                    bags_path=i.bags, dataset_json=i.dataset, out_encoder=o.encoder,
                                    out_metrics=o.metrics, ckpt_dir=snakemake.params.ckpt_dir, index_path=i.index,
-                                   out_steps=o.steps))
+                                   out_steps=o.steps, init_encoder=i.get("init")))
