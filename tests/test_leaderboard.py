@@ -87,3 +87,32 @@ def test_the_bag_level_of_the_generated_cell_arm_pairs_each_method_with_simclr_b
     assert board.loc["slam_ags", "bag_f1_pamil"] == pytest.approx(sims["slam_ags"].mean())
     assert np.isnan(board.loc["byol", "bag_f1_pamil"])                 # not in the generated-cell arm
     assert "bag F1, generated cells (abmil / pamil)" in leaderboard_markdown(board.reset_index())
+
+
+def test_eval_auc_ranks_the_table_and_the_oracle_is_never_called():
+    """With the sharper endpoint in the probes, it ranks the table; the supervised ceiling is shown with its
+    difference but never called nor counted; pixels is the floor."""
+    probes, metrics = run_outputs()
+    extra = {"pixels": [0.79, 0.80, 0.78], "supervised": [0.95, 0.96, 0.97]}
+    for method, values in extra.items():
+        for seed, v in enumerate(values):
+            probes = pd.concat([probes, pd.DataFrame([{"wr": 0.05, "seed": seed, "method": method,
+                                                       "probe_auc_test_cells": v}])], ignore_index=True)
+            metrics = pd.concat([metrics, pd.DataFrame([{"wr": 0.05, "seed": seed, "method": method, "epoch": 1,
+                                                         "seconds": 1.0}])], ignore_index=True)
+    # eval_auc reverses byol and slam_heads_ags
+    eval_auc = {"byol": 0.80, "slam_heads_ags": 0.86, "simclr": 0.83, "random": 0.75, "slam_ags": 0.70,
+                "pixels": 0.78, "supervised": 0.97}
+    probes["eval_auc"] = probes["method"].map(eval_auc) + 0.001 * probes["seed"]
+    probes["knn_f1"] = 0.5
+    probes["eval_positives"] = 900
+    t = leaderboard(probes, metrics)
+    assert t["method"].tolist()[:3] == ["supervised", "slam_heads_ags", "simclr"]
+    r = t.set_index("method")
+    assert r.loc["slam_heads_ags", "eval_auc_diff"] == pytest.approx(0.03)
+    assert r.loc["slam_heads_ags", "eval_auc_diff_called"] and r.loc["slam_heads_ags", "diff_called"]
+    assert not r.loc["supervised", "eval_auc_diff_called"] and r.loc["supervised", "eval_auc_diff"] > 0.1
+    assert (r.loc["supervised", "kind"], r.loc["pixels", "kind"]) == ("oracle", "floor")
+    md = leaderboard_markdown(t)
+    assert "Ranked by the mean eval AUC" in md and "900 abnormal cells scored" in md
+    assert "| supervised | oracle |" in md and "**" not in md.split("| supervised |")[1].split("\n")[0]

@@ -489,15 +489,17 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
 
 
 def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = None) -> list[str]:
-    """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in test-cell
-    probe AUC to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
-    called, open: not; colour: slide-label-aware or self-supervised. ``reference``: the method table's."""
+    """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in the ranking
+    endpoint to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
+    called, open: not; colour: the method's kind (the oracle ceiling and the pixel floor apart).
+    ``reference``: the method table's."""
     from slamags.methods import REFERENCE_METHOD
 
     reference = reference or REFERENCE_METHOD
     rows = table[table["method"] != reference].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(5.6, 0.32 * max(1, len(rows)) + 1.2))
-    colours = {"slide-label-aware": "tab:red", "self-supervised": "tab:blue", "none": "grey"}
+    colours = {"slide-label-aware": "tab:red", "self-supervised": "tab:blue", "none": "grey", "floor": "black",
+               "oracle": "tab:green"}
     for y, r in enumerate(rows.itertuples()):
         c = colours.get(r.kind, "black")
         ax.errorbar(r.diff_vs_reference, y, xerr=[[r.diff_vs_reference - r.diff_low], [r.diff_high - r.diff_vs_reference]],
@@ -506,7 +508,10 @@ def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = N
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r.method} (n={r.diff_n})" for r in rows.itertuples()], fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel(f"test-cell probe AUC: method − {reference}")
+    names = {"eval_auc": "eval AUC (every cell outside the train bags)", "knn_f1": "kNN macro-F1",
+             "probe_auc": "test-cell probe AUC"}
+    endpoint = str(table["endpoint"].iloc[0]) if "endpoint" in table and len(table) else "probe_auc"
+    ax.set_xlabel(f"{names.get(endpoint, endpoint)}: method − {reference}")
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k) for k, c in colours.items()
                if k in set(rows["kind"])]
     ax.legend(handles=handles, fontsize=6, frameon=False, loc="lower right")

@@ -44,11 +44,23 @@ COLLAPSED = 0.9     # mean cosine within negative-bag cells at or above which a 
 
 
 def kind(method: str) -> str:
-    """``slide-label-aware`` (uses bag labels), ``self-supervised`` (does not) or ``none`` (random)."""
+    """``oracle`` (true cell labels: the ceiling), ``floor`` (no training, the image itself), ``none`` (random
+    initialisation), ``slide-label-aware`` (uses bag labels) or ``self-supervised`` (does not)."""
     spec = METHODS.get(method)
-    if spec is None or not spec.trains:
+    if spec is None:
+        return "none"
+    if spec.oracle:
+        return "oracle"
+    if spec.encoder == "pixels":
+        return "floor"
+    if not spec.trains:
         return "none"
     return "slide-label-aware" if any(t.label_aware for t in spec.tasks) else "self-supervised"
+
+
+def counted(method: str) -> bool:
+    """Whether a method's difference to the reference counts among the comparisons (never the oracle)."""
+    return kind(method) != "oracle"
 
 
 def label_head_column(method: str) -> str | None:
@@ -61,13 +73,34 @@ def label_head_column(method: str) -> str | None:
     return f"neg_mean_cos_{task.name}" if (task.own_head or task.selfsup) else "neg_mean_cos"
 
 
+# the endpoints the leaderboard compares, in rank order: the first one present ranks the table
+ENDPOINTS = (("eval_auc", "eval AUC"), ("knn_f1", "kNN F1"), ("probe_auc", "probe AUC, test cells"))
+
+
+def _compare(values: pd.Series, reference: pd.Series, prefix: str, method: str, ref_name: str) -> dict[str, Any]:
+    """Mean and t-interval of ``values`` (per simulation) and its paired difference to ``reference``."""
+    v = values.astype(float).dropna()
+    lo, hi = t_interval(v.to_numpy())
+    row: dict[str, Any] = {prefix: float(v.mean()) if len(v) else float("nan"), f"{prefix}_low": lo,
+                           f"{prefix}_high": hi}
+    d = (v - reference.astype(float)).dropna() if method != ref_name and len(reference) else pd.Series(dtype=float)
+    mean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
+    row.update({f"{prefix}_diff": mean, f"{prefix}_diff_low": dlo, f"{prefix}_diff_high": dhi,
+                f"{prefix}_diff_called": is_called(dlo, dhi, n) and counted(method),
+                f"{prefix}_diff_sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
+                f"{prefix}_wins": int((d > 0).sum()), f"{prefix}_n": int(n)})
+    return row
+
+
 def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE,
                 bag_runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per method (see the module docstring), ranked by mean test-cell probe AUC. Only simulations in
-    which every method has its encoder count, so that every mean rests on the same simulations. With
-    ``bag_runs`` (``all_runs.parquet`` of the generated-cell arm), each method of that arm also gets its
-    bag F1 per MIL model (``bag_f1_<mil>``) and whether its difference to ``reference`` is called
-    (``bag_f1_<mil>_called``), from :func:`bag_level`."""
+    """One row per method (see the module docstring), ranked by the mean of the first endpoint of
+    :data:`ENDPOINTS` the probes have (``eval_auc``, else the test-cell probe AUC). Only simulations in which
+    every method has its encoder count, so that every mean rests on the same simulations. For every endpoint:
+    the mean, its t-interval and the paired difference to ``reference`` (``<endpoint>_diff``, ``_low``,
+    ``_high``, ``_called``, ``_sd``, ``_wins``, ``_n``); the oracle's is never called. With ``bag_runs``
+    (``all_runs.parquet`` of the generated-cell arm), each method of that arm also gets its bag F1 per MIL model
+    (``bag_f1_<mil>``) and whether its difference to ``reference`` is called (``bag_f1_<mil>_called``)."""
     per_sim = per_simulation(probes, pretrain_metrics)
     n_methods = per_sim["method"].nunique()
     complete = per_sim.groupby("seed")["method"].nunique()
@@ -76,16 +109,19 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
     pretrain_metrics = pretrain_metrics[pretrain_metrics["seed"].isin(keep)]
     last = pretrain_metrics.sort_values("epoch", kind="stable").groupby(["seed", "method"]).tail(1)
     ref = per_sim[per_sim["method"] == reference].set_index("seed")
+    endpoints = [c for c, _ in ENDPOINTS if c in per_sim and per_sim[c].notna().any()]
     rows: list[dict[str, Any]] = []
     for method, df in per_sim.groupby("method"):
-        auc = df.set_index("seed")["probe_auc"].astype(float)
-        lo, hi = t_interval(auc.to_numpy())
-        row: dict[str, Any] = {"method": method, "kind": kind(method), "n_simulations": int(auc.notna().sum()),
-                               "probe_auc": float(auc.mean()), "probe_auc_low": lo, "probe_auc_high": hi}
-        d = (auc - ref["probe_auc"]).dropna() if method != reference and len(ref) else pd.Series(dtype=float)
-        mean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-        row.update(diff_vs_reference=mean, diff_low=dlo, diff_high=dhi, diff_called=is_called(dlo, dhi, n),
-                   diff_wins=int((d > 0).sum()), diff_n=int(n))
+        mine_sims = df.set_index("seed")
+        row: dict[str, Any] = {"method": method, "kind": kind(method), "n_simulations": len(mine_sims)}
+        for col in endpoints:
+            row.update(_compare(mine_sims[col], ref[col] if col in ref else pd.Series(dtype=float), col, method,
+                                reference))
+        row["endpoint"] = endpoints[0]        # the ranking endpoint; its comparison under the generic names too
+        row.update({f"diff{k}": row[f"{endpoints[0]}_diff{k}"] for k in ("", "_low", "_high", "_called")})
+        row.update(diff_vs_reference=row["diff"], diff_wins=row[f"{endpoints[0]}_wins"], diff_n=row[f"{endpoints[0]}_n"])
+        if "eval_positives" in df:
+            row["eval_positives"] = float(df["eval_positives"].mean())
         if "probe_auc_heldout" in df:
             row["heldout_auc"] = float(df["probe_auc_heldout"].mean())
         mine = last[last["method"] == method]
@@ -93,8 +129,8 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
         row["label_head_cos"] = float(mine[col].mean()) if col and col in mine else float("nan")
         row["collapsed"] = (bool(row["label_head_cos"] >= COLLAPSED) if not math.isnan(row["label_head_cos"])
                             else None)
-        row["norm_ratio"] = float(pretrain_metrics.loc[pretrain_metrics["method"] == method, "grad_norm_ratio"].mean()
-                                  ) if "grad_norm_ratio" in pretrain_metrics else float("nan")
+        ratio = pretrain_metrics.loc[pretrain_metrics["method"] == method]
+        row["norm_ratio"] = float(ratio["grad_norm_ratio"].mean()) if "grad_norm_ratio" in ratio else float("nan")
         secs = pretrain_metrics[pretrain_metrics["method"] == method].groupby("seed")["seconds"].sum()
         row["minutes"] = float(secs.mean() / 60) if len(secs) else float("nan")
         rows.append(row)
@@ -107,7 +143,7 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
             out[f"bag_f1_{mil}"] = out["method"].map(by_method["bag_f1"])
             out[f"bag_f1_{mil}_called"] = out["method"].map(by_method.get("bag_f1_diff_called", pd.Series(dtype=bool)))
     out["_order"] = out["method"].map(rank)
-    return (out.sort_values(["probe_auc", "_order"], ascending=[False, True]).drop(columns="_order")
+    return (out.sort_values([endpoints[0], "_order"], ascending=[False, True]).drop(columns="_order")
             .reset_index(drop=True).assign(rank=lambda t: np.arange(1, len(t) + 1)))
 
 
@@ -118,48 +154,61 @@ def _interval(mean: float, lo: float, hi: float, sign: bool = False) -> str:
     return fmt.format(mean) + ("" if math.isnan(lo) else f" [{fmt.format(lo)}, {fmt.format(hi)}]")
 
 
+def _diff_cell(r: dict[str, Any], col: str, reference: str) -> str:
+    if r["method"] == reference or f"{col}_diff" not in r or math.isnan(r[f"{col}_diff"]):
+        return "—"
+    txt = _interval(r[f"{col}_diff"], r[f"{col}_diff_low"], r[f"{col}_diff_high"], True)
+    return ("**{}**" if r[f"{col}_diff_called"] else "{}").format(txt) + f" ({r[f'{col}_wins']}/{r[f'{col}_n']})"
+
+
 def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str:
     """The leaderboard as a Markdown table (:func:`slamags.tables.pipe_table`), with how sure each comparison is."""
     if table.empty:
         return "No probe results.\n"
-    shown = pd.DataFrame({
-        "rank": table["rank"],
-        "method": table["method"],
-        "kind": table["kind"],
-        "n (sims)": table["n_simulations"],
-        "probe AUC, test cells [95 % t]": [_interval(r.probe_auc, r.probe_auc_low, r.probe_auc_high)
-                                           for r in table.itertuples()],
-        f"Δ vs {reference} [95 % t] (wins)": [
-            "—" if r.method == reference else
-            (("**{}**" if r.diff_called else "{}").format(_interval(r.diff_vs_reference, r.diff_low, r.diff_high, True))
-             + f" ({r.diff_wins}/{r.diff_n})") for r in table.itertuples()],
+    recs = table.to_dict("records")
+    endpoints = [(c, name) for c, name in ENDPOINTS if c in table]
+    shown = pd.DataFrame({"rank": table["rank"], "method": table["method"], "kind": table["kind"],
+                          "n (sims)": table["n_simulations"]})
+    for col, name in endpoints:
+        shown[f"{name} [95 % t]"] = [_interval(r[col], r[f"{col}_low"], r[f"{col}_high"]) for r in recs]
+        shown[f"Δ {name} vs {reference} [95 % t] (wins)"] = [_diff_cell(r, col, reference) for r in recs]
+    extra = pd.DataFrame({
         "held-out AUC": [f"{v:.3f}" if not math.isnan(v) else "—" for v in table.get("heldout_auc", np.nan)],
         "label-aware head cos (collapsed)": [
-            "—" if math.isnan(r.label_head_cos) else
-            f"{r.label_head_cos:.2f} ({'yes' if r.collapsed else 'no'})" for r in table.itertuples()],
+            "—" if math.isnan(r["label_head_cos"]) else
+            f"{r['label_head_cos']:.2f} ({'yes' if r['collapsed'] else 'no'})" for r in recs],
         "‖g₁‖/‖g₂‖": ["—" if math.isnan(v) else f"{v:.2f}" for v in table["norm_ratio"]],
         "min / encoder": [f"{v:.1f}" for v in table["minutes"]],
     })
+    shown = pd.concat([shown, extra], axis=1)
     mils = sorted(c[len("bag_f1_"):] for c in table.columns if c.startswith("bag_f1_") and not c.endswith("_called"))
     if mils:
-        def f1(r: Any, mil: str) -> str:
-            v = getattr(r, f"bag_f1_{mil}")
+        def f1(r: dict[str, Any], mil: str) -> str:
+            v = r[f"bag_f1_{mil}"]
             if v is None or math.isnan(v):
                 return "—"
-            return f"**{v:.3f}**" if getattr(r, f"bag_f1_{mil}_called") is True else f"{v:.3f}"
+            return f"**{v:.3f}**" if r[f"bag_f1_{mil}_called"] is True else f"{v:.3f}"
 
-        shown.insert(6, f"bag F1, generated cells ({' / '.join(mils)})",
-                     [" / ".join(f1(r, mil) for mil in mils) for r in table.itertuples()])
-    n_cmp = int((table["method"] != reference).sum())
-    note = (f"\nRanked by the mean test-cell probe AUC over simulations (each simulation trains its own encoders "
-            f"on its own bags). Δ: paired difference to {reference} by simulation, 95 % Student-t interval over "
-            f"the simulations' differences; bold: called (the interval excludes 0, at least 3 simulations); "
-            f"(wins): simulations where the method is higher. {n_cmp} comparisons: about "
-            f"{expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from {reference}. Label-aware head "
-            f"cos: last-epoch mean pairwise cosine within negative-bag cells of the head the slide-label-aware task "
-            f"trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. ‖g₁‖/‖g₂‖: mean "
-            f"ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: training time per "
-            f"encoder.\n")
+        shown.insert(len(shown.columns) - 4, f"bag F1, generated cells ({' / '.join(mils)})",
+                     [" / ".join(f1(r, mil) for mil in mils) for r in recs])
+    n_cmp = int(sum(counted(m) for m in table["method"] if m != reference)) * len(endpoints)
+    first = endpoints[0][1]
+    note = (f"\nRanked by the mean {first} over simulations (each simulation trains its own encoders on its own "
+            f"bags). Δ: paired difference to {reference} by simulation, 95 % Student-t interval over the "
+            f"simulations' differences; bold: called (the interval excludes 0, at least 3 simulations); (wins): "
+            f"simulations where the method is higher. {n_cmp} comparisons: about "
+            f"{expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from {reference}. "
+            "Kind: oracle = trained on the TRUE cell labels (the ceiling; never called, never counted); floor = the "
+            "image itself, no training.\n")
+    if "eval_auc" in table:
+        note += ("eval AUC: abnormal vs normal linear probe cross-fitted over 5 fixed folds of every labelled cell "
+                 f"in no train bag ({table['eval_positives'].min():.0f} abnormal cells scored per simulation); "
+                 "kNN F1: macro-F1 of a cosine 20-nearest-neighbour vote over every cell class of those cells; "
+                 "probe AUC, test cells: the first ranking's endpoint (5-fold probe on the test bags' cells).\n")
+    note += (f"Label-aware head cos: last-epoch mean pairwise cosine within negative-bag cells of the head the "
+             f"slide-label-aware task trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. "
+             "‖g₁‖/‖g₂‖: mean ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: "
+             "training time per encoder.\n")
     if mils:
         n_bag = int(table["bag_n_simulations"].max())
         note += (f"Bag F1, generated cells: the generated-cell arm (LYT-only negatives, where MIL finds the bag), "

@@ -21,7 +21,10 @@ from slamags.paired import is_called, simulation_interval, t_interval
 from slamags.tables import pipe_table
 
 
-REPRESENTATION = (("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
+REPRESENTATION = (("eval_auc", "eval AUC, cells outside the train bags"), ("knn_f1", "20-NN macro-F1"),
+                  ("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
+# the sharper endpoints of slamags.evaluation, where probe.json has them (embedding with the patch index)
+EVALUATION = ("eval_auc", "eval_positives", "knn_f1")
 
 
 def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
@@ -37,7 +40,8 @@ def per_simulation(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.D
     ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
     if probes.empty:
         return pd.DataFrame(columns=["wr", "seed", "method", "probe_auc"])
-    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[["wr", "seed", "method", "probe_auc"]]
+    keep = ["wr", "seed", "method", "probe_auc"] + [c for c in EVALUATION if c in probes]
+    per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[keep]
     m = pretrain_metrics
     if len(m) and "probe_auc_heldout" in m and {"wr", "seed"} <= set(m.columns):
         last = (m.sort_values("epoch", kind="stable").groupby(["wr", "seed", "method"]).tail(1)
@@ -99,7 +103,10 @@ def representation_markdown(table: pd.DataFrame) -> str:
             txt = f"{d:+.3f}" + ("" if math.isnan(dlo) else f" [{dlo:+.3f}, {dhi:+.3f}]")
             cells.append(f"**{txt}**" if r[f"{c}_diff_called"] else txt)
         rows.append(cells)
-    note = ("\nThe representation endpoint, per bag simulation (its own encoders): probe AUC, test cells = 5-fold "
+    note = ("\nThe representation endpoint, per bag simulation (its own encoders): eval AUC = abnormal vs normal "
+            "linear probe, cross-fitted over 5 fixed folds of every labelled cell in no train bag (the same folds "
+            "for every method); 20-NN macro-F1 = a cosine 20-nearest-neighbour vote over every cell class of those "
+            "cells (slamags.evaluation); probe AUC, test cells = 5-fold "
             "cross-validated logistic regression on the frozen embeddings of the test bags' cells, abnormal vs "
             "normal (true cell labels); held-out AUC = the same probe on the backbone features of cells outside "
             "every train bag after the last pretraining epoch. Both are diagnostics, never used for training or "
