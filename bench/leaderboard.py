@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from slamags.figures import leaderboard_forest
-from slamags.leaderboard import bag_level, bag_level_markdown, leaderboard, leaderboard_markdown
+from slamags.leaderboard import bag_level, bag_level_markdown, leaderboard, leaderboard_markdown, resolution_markdown
 
 
 def main(folder: str, bag_folder: str | None = None) -> None:
@@ -31,10 +31,10 @@ def main(folder: str, bag_folder: str | None = None) -> None:
     table = leaderboard(pd.read_csv(dest / "probe.csv"), pd.read_parquet(dest / "pretrain_metrics.parquet"),
                         bag_runs=bag_runs)
     table.to_csv(dest / "leaderboard.csv", index=False)
-    (dest / "leaderboard.md").write_text(leaderboard_markdown(table))
+    (dest / "leaderboard.md").write_text(leaderboard_markdown(table) + resolution_markdown(table))
     leaderboard_forest(table, str(dest / "leaderboard_forest"))
     (dest / "leaderboard_forest.pdf").unlink(missing_ok=True)
-    print(leaderboard_markdown(table))
+    print(leaderboard_markdown(table) + resolution_markdown(table))
 
 
 if __name__ == "__main__":

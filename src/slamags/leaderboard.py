@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
-from slamags.paired import expected_false_calls, is_called, simulation_interval, t_interval
+from slamags.paired import expected_false_calls, is_called, resolvable_difference, simulation_interval, t_interval
 from slamags.report.representation import per_simulation
 from slamags.tables import pipe_table
 
@@ -215,6 +215,32 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
                  f"mean over its {n_bag} simulation{'s' if n_bag != 1 else ''}; bold: its paired difference to {reference} is called; —: not in that "
                  f"arm (its table: bag_level.md).\n")
     return pipe_table(list(shown.columns), shown.itertuples(index=False)) + "\n" + note
+
+
+def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFERENCE) -> str:
+    """How finely each endpoint can tell methods apart: the standard deviation over simulations of the paired
+    difference to ``reference``, its median over the ``top`` counted methods of the ranking (the good methods,
+    whose differences the ranking is asked about) and over all, and the difference the run's number of
+    simulations calls at 80 % power (:func:`slamags.paired.resolvable_difference`)."""
+    rows = []
+    ranked = table[(table["method"] != reference) & table["method"].map(counted) & (table["kind"] != "floor")]
+    for col, name in ENDPOINTS:
+        if f"{col}_diff_sd" not in table:
+            continue
+        good = ranked.head(top)[f"{col}_diff_sd"].dropna()
+        every = ranked[f"{col}_diff_sd"].dropna()
+        n = int(ranked[f"{col}_n"].max()) if len(ranked) else 0
+        if not len(every):
+            continue
+        rows.append([name, n, f"{good.median():.3f} ({good.min():.3f}–{good.max():.3f})", f"{every.median():.3f}",
+                     f"{resolvable_difference(float(good.median()), n):.3f}"])
+    if not rows:
+        return ""
+    head = ["endpoint", "n (sims)", f"paired sd, top {top} methods: median (range)", "paired sd, all methods: median",
+            "difference called at 80 % power (top methods' median sd)"]
+    return ("\n" + pipe_table(head, rows) + "\n\nPaired sd: standard deviation over simulations of a method's "
+            f"difference to {reference}; the resolvable difference is (t₀.₉₇₅ + t₀.₈) · sd / √n with n − 1 degrees "
+            "of freedom.\n")
 
 
 BAG_METRICS = (("bag_auc", "bag AUC"), ("bag_f1", "bag F1"), ("topk_recall", "Top-K recall"))

@@ -80,6 +80,17 @@ def is_called(ci_low: float, ci_high: float, n_bag_seeds: int) -> bool:
     return bool(n_bag_seeds >= MIN_BAG_SEEDS_FOR_CLAIM and (ci_low > 0 or ci_high < 0))
 
 
+def resolvable_difference(sd: float, n: int, level: float = LEVEL, power: float = 0.8) -> float:
+    """The true paired difference that ``n`` simulations call (the ``level`` t-interval excludes 0) with
+    probability ``power``, when the simulations' differences have standard deviation ``sd``:
+    ``(t_{(1+level)/2, n-1} + t_{power, n-1}) sd / sqrt(n)`` (the usual approximation)."""
+    from scipy import stats
+
+    if n < 2 or not np.isfinite(sd):
+        return float("nan")
+    return float((stats.t.ppf(0.5 + level / 2, n - 1) + stats.t.ppf(power, n - 1)) * sd / np.sqrt(n))
+
+
 def expected_false_calls(n_comparisons: int, level: float = LEVEL) -> float:
     """Calls expected by chance alone among ``n_comparisons`` null differences at ``level``."""
     return n_comparisons * (1 - level)
