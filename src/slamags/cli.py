@@ -78,8 +78,11 @@ def _index(a: argparse.Namespace) -> None:
 
 
 def _check_config(a: argparse.Namespace) -> None:
-    guarded(cfgmod.load, paths=a.files, check_paths=True)
+    from slamags import resources
+
+    cfg = guarded(cfgmod.load, paths=a.files, check_paths=True)
     print(f"ok: {' + '.join(a.files)}")
+    print(resources.summary(cfg))
 
 
 def _bags(a: argparse.Namespace) -> None:

@@ -29,6 +29,7 @@ from slamags.io import write_json
 from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, load_encoder
 
 log = logging.getLogger(__name__)
+EVAL_CHUNK = 4096   # evaluation cells decoded at once
 
 
 @torch.inference_mode()
@@ -77,8 +78,12 @@ def evaluation_endpoints(model: torch.nn.Module, info: dict[str, Any], bags: pd.
 
     t0 = time.perf_counter()
     cells = evaluation_cells(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"])
-    images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
-    emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
+    paths = cells["path"].tolist()
+    # decoded and embedded a chunk at a time: at the paper's scale the set is most of the collection
+    emb = np.concatenate([embed_images(model, load_images(info["root"], paths[k:k + EVAL_CHUNK], size, workers=4,
+                                                          device=device), crop, embed["layer"], embed["batch_size"],
+                                       device) for k in range(0, len(paths), EVAL_CHUNK)] or
+                         [np.zeros((0, 1), np.float32)])
     out = endpoints(emb, cells, seed)
     out["eval_seconds"] = round(time.perf_counter() - t0, 2)
     log.info("embed: evaluation set of %d cells (%d abnormal, %d normal): eval_auc %.3f, knn_f1 %.3f in %.1f s%s",

@@ -2,7 +2,7 @@ import sys
 
 from slamags import SlamagsError
 from slamags import config as slamags_config
-from slamags import wiring
+from slamags import resources, wiring
 from slamags.bags import rate_label
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
@@ -113,35 +113,16 @@ def final_outputs():
     )
 
 
-def _train_patches():
-    b = config["bags"]
-    return 2 * b["n_train"] * b["bag_size"]
-
-
-def _image_side():
-    return slamags_config.expected_image_size(config) or 250
-
-
 def pretrain_mem_mb(wildcards, attempt):
-    """Decoded train images stay in memory: N x 3 x S x S bytes, plus the model and views."""
-    decoded = _train_patches() * 3 * _image_side() ** 2 / 2**20
-    return int(4000 + 1.5 * decoded) * attempt
+    return resources.pretrain_mem_mb(config, attempt)
 
 
 def pretrain_runtime_min(wildcards, attempt):
-    """Minutes, from the GPU throughput measured in BENCHMARKS.md (images/s at 224 px), with margin."""
-    views = 2 * _train_patches() * config["pretrain"]["epochs"]
-    per_s = (
-        1500.0
-        * (224 / max(_image_side() * config["pretrain"]["crop_fraction"], 1)) ** 2
-    )
-    return int(30 + 3 * views / per_s / 60) * attempt
+    return resources.pretrain_runtime_min(config, attempt)
 
 
 def embed_mem_mb(wildcards, attempt):
-    b = config["bags"]
-    cells = 2 * (b["n_train"] + b["n_test"]) * b["bag_size"]
-    return int(4000 + 1.5 * cells * 3 * _image_side() ** 2 / 2**20) * attempt
+    return resources.embed_mem_mb(config, attempt)
 
 
 def mil_run_outputs(kind):
