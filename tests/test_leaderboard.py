@@ -116,3 +116,21 @@ def test_eval_auc_ranks_the_table_and_the_oracle_is_never_called():
     md = leaderboard_markdown(t)
     assert "Ranked by the mean eval AUC" in md and "900 abnormal cells scored" in md
     assert "| supervised | oracle |" in md and "**" not in md.split("| supervised |")[1].split("\n")[0]
+
+
+def test_norm_ratio_is_the_mean_over_epochs_and_collapse_starts_at_the_threshold():
+    """Values that change over epochs and a head cosine between 0.9 and 0.95: a ratio read from one epoch or
+    a stricter collapse threshold gives another answer."""
+    probes = pd.DataFrame([{"wr": 0.05, "seed": s, "method": m, "probe_auc_test_cells": 0.8 + 0.01 * s}
+                           for s in range(3) for m in ("simclr", "slam_ags")])
+    metrics = []
+    for s in range(3):
+        for epoch, ratio in zip((1, 2, 3), (0.1, 0.8, 0.3)):
+            metrics.append({"wr": 0.05, "seed": s, "method": "slam_ags", "epoch": epoch, "seconds": 1.0,
+                            "grad_norm_ratio": ratio, "neg_mean_cos": 0.5 if epoch < 3 else 0.92})
+            metrics.append({"wr": 0.05, "seed": s, "method": "simclr", "epoch": epoch, "seconds": 1.0,
+                            "neg_mean_cos": 0.2})
+    t = leaderboard(probes, pd.DataFrame(metrics)).set_index("method")
+    assert t.loc["slam_ags", "norm_ratio"] == pytest.approx(0.4)
+    assert t.loc["slam_ags", "label_head_cos"] == pytest.approx(0.92) and t.loc["slam_ags", "collapsed"]
+    assert COLLAPSED == 0.9

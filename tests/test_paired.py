@@ -1,4 +1,5 @@
 import numpy as np
+from scipy import stats
 import pandas as pd
 import pytest
 
@@ -88,16 +89,41 @@ def pair_weighted(d, sim):     # mutant: every pair a unit (the MIL seeds of one
     return t_interval(d)
 
 
+def at_93_5(d, sim):           # mutant: a level close to the right one
+    return simulation_interval(d, sim, level=0.935)[1:3]
+
+
+def biased_sd(d, sim):          # mutant: the sd of the simulation means with ddof = 0
+    means = np.array([d[sim == s].mean() for s in np.unique(sim)])
+    half = stats.t.ppf(0.975, len(means) - 1) * means.std(ddof=0) / np.sqrt(len(means))
+    return means.mean() - half, means.mean() + half
+
+
+REPS = 12000       # binomial sd of a 5 % rate: 0.2 %; the bound 5 +- 1 % is 5 sd wide
+
+
 @pytest.mark.parametrize("n_sims", [3, 5])
 def test_the_called_rule_holds_its_level_with_few_simulations(n_sims):
-    """2,000 two-level null studies: at most 7.5 % are called, and a planted effect is covered ~95 % of the
-    time. The same harness rejects a 90 % interval and a pair-weighted one, so this test can fail."""
-    false_calls, _ = calibration(ours, n_sims)
-    assert false_calls <= 0.075
-    _, coverage = calibration(ours, n_sims, effect=0.1, seed=1)
-    assert coverage == pytest.approx(0.95, abs=0.02)
-    assert calibration(at_90, n_sims)[0] > 0.075
-    assert calibration(pair_weighted, n_sims)[0] > 0.075
+    """12,000 two-level null studies: 5 +- 1 % are called, and a planted effect is covered 95 +- 1 % of the
+    time. The same harness rejects a 90 % and a 93.5 % interval, a pair-weighted one and a biased sd, so
+    this test can fail."""
+    false_calls, _ = calibration(ours, n_sims, reps=REPS)
+    assert false_calls == pytest.approx(0.05, abs=0.01)
+    _, coverage = calibration(ours, n_sims, effect=0.1, seed=1, reps=REPS)
+    assert coverage == pytest.approx(0.95, abs=0.01)
+    for mutant in (at_90, at_93_5, pair_weighted, biased_sd):
+        assert calibration(mutant, n_sims, reps=REPS)[0] > 0.06, mutant.__name__
+
+
+def test_the_interval_is_students_t_on_the_simulation_means():
+    """The formula, written here: mean +- t_{0.975, S-1} sd(ddof=1) / sqrt(S) of the simulations' means."""
+    d = np.array([0.10, 0.30, -0.05, 0.20, 0.00, 0.40, 0.12])
+    sim = np.array([0, 0, 1, 1, 2, 3, 3])
+    means = np.array([0.20, 0.075, 0.00, 0.26])
+    half = 3.182446305284263 * means.std(ddof=1) / 2
+    mean, lo, hi, n = simulation_interval(d, sim)
+    assert n == 4 and mean == pytest.approx(means.mean())
+    assert (lo, hi) == pytest.approx((means.mean() - half, means.mean() + half), rel=1e-9)
 
 
 def test_paired_differences_uses_the_simulation_interval():
