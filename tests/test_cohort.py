@@ -123,3 +123,14 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     assert "cohort" in paper and "Under-trained" in paper
     runs = pd.read_parquet(res / "tables/all_runs.parquet")
     assert runs["topk_recall"].isna().all() and runs["bag_auc"].notna().all() and set(runs["seed"]) == {0, 1}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_each_label_sends_its_share_of_patients_to_the_test_split(seed):
+    """Stratified by label: of 12 negative and 4 positive patients, round(0.25 x 12) = 3 and round(0.25 x 4) = 1
+    go to test, whatever the seed (an unstratified draw of 4 of 16 often takes 0 or 2 positives)."""
+    table = pd.DataFrame({"slide_id": [f"s{i}" for i in range(16)], "label": [0] * 12 + [1] * 4,
+                          "patient_id": [f"p{i}" for i in range(16)], "split": None})
+    split = split_patients(table, seed, 0.25)
+    test = table[split == "test"]
+    assert (test["label"] == 0).sum() == 3 and (test["label"] == 1).sum() == 1
