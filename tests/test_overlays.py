@@ -1,0 +1,32 @@
+"""Every configuration in configs/ validates with the files its own usage line combines it with."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from helpers import REPO
+from slamags import config as cfgmod
+
+OVERLAYS = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
+
+
+def usage(name: str) -> list[str]:
+    """The config files of the first ``--configfile`` line of ``name``'s header, or ``name`` alone."""
+    m = re.search(r"--configfile ((?:configs/[\w.-]+\.yaml\s*)+)", (REPO / "configs" / name).read_text())
+    files = m.group(1).split() if m else [f"configs/{name}"]
+    assert f"configs/{name}" in files, f"{name}'s usage line does not name it"
+    return files
+
+
+def test_every_overlay_is_checked():
+    assert {"ranking.yaml", "ranking-synthetic.yaml", "mechanism.yaml", "study-synthetic.yaml", "study-gpu.yaml",
+            "study-projector.yaml", "study-tcia.yaml", "study.yaml", "tiny.yaml", "paper.yaml"} <= set(OVERLAYS)
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_overlay_validates_with_the_files_it_is_meant_for(name):
+    files = [REPO / "config.yaml", *(REPO / f for f in usage(name))]
+    cfg = cfgmod.load(files, check_paths=False)
+    assert cfg["pretrain"]["methods"]
