@@ -37,11 +37,13 @@ def test_tiles_are_the_files_of_their_ranks_and_the_top_holds_the_witnesses(tiny
     ranked = write_retrieval(str(tmp_path / "attention.parquet"), str(tmp_path / "bags.parquet"),
                              str(tmp_path / "dataset.json"), str(tmp_path / "out"), TOP_K)
 
+    file_of = bags.set_index("patch_id")["path"]           # the oracle: the bag table's own file of each cell
     for slide, d in ranked.groupby("slide_id"):
         assert d["rank"].tolist() == list(range(1, len(d) + 1))
         assert d["attention"].is_monotonic_decreasing                  # rank 1 is the most attended cell
         mosaic = np.asarray(Image.open(tmp_path / "out/slides" / f"{slide}.png").convert("RGB"))
-        for r, path in enumerate(d.head(TOP_K)["path"]):
+        for r, patch in enumerate(d.head(TOP_K)["patch_id"]):
+            path = file_of[patch]
             x0 = r * (SIDE + 2 * FRAME + GAP) + FRAME
             tile = mosaic[FRAME:FRAME + SIDE, x0:x0 + SIDE]
             with Image.open(tiny_dataset / path) as im:
