@@ -100,9 +100,15 @@ def usable_by_class(index: pd.DataFrame, classes: list[str]) -> str:
 
 
 def summary(bags: pd.DataFrame) -> str:
+    """``train/pos: 30 bags, 60 witnesses; ...``, or for real slides (cell labels unknown) ``train/pos: 12
+    slides, 4,310 cells``."""
     g = bags.groupby(["split", "bag_label"])
-    parts = [f"{s}/{'pos' if lab else 'neg'}: {df['bag_id'].nunique()} bags, "
-             f"{int(df['instance_label'].sum())} witnesses" for (s, lab), df in g]
+    parts = []
+    for (s, lab), df in g:
+        known = bool((df["instance_label"] >= 0).all())
+        what = (f"{df['bag_id'].nunique()} bags, {int(df['instance_label'].sum())} witnesses" if known else
+                f"{df['bag_id'].nunique()} slides, {len(df):,} cells")
+        parts.append(f"{s}/{'pos' if lab else 'neg'}: {what}")
     return "; ".join(parts)
 
 

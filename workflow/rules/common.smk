@@ -71,11 +71,12 @@ def benchmarks():
         method=METHODS,
     )
     per_sim = expand("results/benchmarks/bags/wr{wr}_seed{seed}.tsv", wr=WR, seed=SEEDS)
+    per_method = expand("results/benchmarks/retrieval/{method}.tsv", method=METHODS)
     once = expand(
         "results/benchmarks/{stage}.tsv",
         stage=["dataset", "index", "aggregate", "figures", "data_quality"],
     )
-    return once + per_sim + per_run
+    return once + per_sim + per_run + per_method
 
 
 def final_outputs():

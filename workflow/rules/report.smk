@@ -169,6 +169,8 @@ rule retrieval:
         ),
     log:
         "results/logs/retrieval/{method}.log",
+    benchmark:
+        "results/benchmarks/retrieval/{method}.tsv"
     conda:
         "../../envs/report.yaml"
     params:
