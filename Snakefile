@@ -52,6 +52,13 @@ rule all:
         final_outputs(),
 
 
+onstart:
+    # this configuration claims results/ (a second configuration is refused there: slamags.runstamp)
+    from slamags import runstamp
+
+    runstamp.claim(config)
+
+
 onerror:
     # one line per failed job, printed last: after Snakemake's own closing "WorkflowError" message
     import atexit

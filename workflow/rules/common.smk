@@ -2,13 +2,16 @@ import sys
 
 from slamags import SlamagsError
 from slamags import config as slamags_config
-from slamags import resources, wiring
+from slamags import resources, runstamp, wiring
 from slamags.bags import rate_label
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
 MAIN_PROCESS = getattr(workflow, "is_main_process", True)
 try:
     slamags_config.validate(config, check_paths=MAIN_PROCESS)
+    if MAIN_PROCESS:
+        # one configuration per results folder (slamags.runstamp): a second one stops here
+        runstamp.check(config)
 except SlamagsError as e:
     sys.exit(f"error: {e}")
 
