@@ -45,6 +45,7 @@ localrules:
     bags,
     aggregate,
     data_quality,
+    landing,
 
 
 rule all:

@@ -160,6 +160,37 @@ def browser():
     d.quit()
 
 
+def test_the_landing_page_shows_the_headline_figure_and_the_table_without_a_click(tiny_report, browser):
+    """At 1400 x 900, the page a reader first sees holds the headline figure (an embedded image of the bag F1
+    plot, drawn at its size) and the paper's table, without opening any menu."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(1400, 900)
+    browser.get(tiny_report.as_uri())
+    wait = WebDriverWait(browser, 20)
+    img = wait.until(lambda d: [i for i in d.find_elements(By.TAG_NAME, "img")
+                                if (i.get_attribute("src") or "").startswith("data:image/png") and i.is_displayed()])[0]
+    assert img.get_property("naturalWidth") > 400
+    top = browser.execute_script("return arguments[0].getBoundingClientRect().top", img)
+    assert 0 <= top < 900, top                                      # in the first screen
+    figure = np.asarray(Image.open(tiny_report.parent / "figures/f1_vs_wr.png").convert("RGB"))
+    assert img.get_property("naturalWidth") == figure.shape[1]       # that figure, not another
+    tables = [t for t in browser.find_elements(By.TAG_NAME, "table") if t.is_displayed()]
+    assert tables and "slam_ags" in tables[0].text
+
+
+def test_the_retrieval_section_shows_a_gallery_per_method(tiny_report, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d, wait = browser, WebDriverWait(browser, 20)
+    d.get(tiny_report.as_uri())
+    wait.until(lambda d: d.find_elements(By.XPATH, "//span[text()='5. Retrieval']"))[0].click()
+    spans = wait.until(lambda d: [e.text for e in d.find_elements(By.XPATH, "//span") if e.text in METHODS])
+    assert set(spans) == set(METHODS)
+
+
 def test_report_shows_every_table_and_figure_in_a_browser(tiny_report, browser):
     """Open each section of the report as a reader would; each table renders as an HTML table, each figure as
     an image, in the order headline, tables, figures, data."""

@@ -25,6 +25,18 @@ LOW_WR = slamags_config.wr_tag(min(slamags_config.witness_rates(config)))
 COHORT_TABLE = config["cohort"]["table"] if slamags_config.is_cohort(config) else []
 # the demonstration notice that opens every table when the cells are generated
 NOTE = slamags_config.demonstration_note(config)
+# the report's landing page: the headline image (bag F1 against witness rate; a cohort: the first method's
+# retrieval gallery) and the paper's table (slamags.report.landing)
+LANDING_IMAGE = (
+    f"results/retrieval/{METHODS[0]}/gallery.png"
+    if slamags_config.is_cohort(config)
+    else "results/figures/f1_vs_wr.png"
+)
+LANDING_CAPTION = (
+    f"The most attended cells of each test slide ({METHODS[0]}; every method under 5. Retrieval)."
+    if slamags_config.is_cohort(config)
+    else "Bag F1 of every pretraining method against the witness rate (mean over bag simulations and MIL seeds)."
+)
 FIGURES = [
     "f1_vs_wr",
     "topk_vs_wr",
@@ -114,6 +126,7 @@ def final_outputs():
         tables
         + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
         + retrieval
+        + ["results/report/landing.html"]
     )
 
 

@@ -178,3 +178,19 @@ rule retrieval:
         context=lambda w: wiring.run_context(config, w.method),
     script:
         "../scripts/retrieval.py"
+
+
+rule landing:
+    input:
+        image=LANDING_IMAGE,
+        table="results/tables/paper_table.html",
+    output:
+        "results/report/landing.html",
+    log:
+        "results/logs/landing.log",
+    conda:
+        "../../envs/report.yaml"
+    params:
+        caption=LANDING_CAPTION,
+    script:
+        "../scripts/landing.py"
