@@ -64,7 +64,8 @@ def chain_run(config, tmp_path_factory):
             f"{pre}/encoder.pt", "--metrics", f"{pre}/metrics.parquet", "--steps", f"{pre}/steps.parquet",
             "--index", "results/index/patches.parquet", *run_ids)
         run("embed", *c, *common, "--dataset", "results/data/dataset.json", "--encoder", f"{pre}/encoder.pt",
-            "--out", f"{emb}/embeddings.parquet", "--probe", f"{emb}/probe.json", *run_ids, "--method", m)
+            "--out", f"{emb}/embeddings.parquet", "--probe", f"{emb}/probe.json", *run_ids, "--method", m,
+            "--index", "results/index/patches.parquet")
         for mil_seed in (0, 1):
             out = f"results/mil/{sim}/{m}/abmil/mil_seed{mil_seed}"
             run("mil", *c, *common, "--embeddings", f"{emb}/embeddings.parquet", *run_ids, "--method", m,

@@ -61,6 +61,9 @@ def test_every_output_of_the_tiny_run(tiny_run):
             assert emb.shape == (len(bags), 512) and np.isfinite(emb).all()
             probe = json.loads((res / f"embed/wr{wr}/seed0/{m}/probe.json").read_text())
             assert 0 <= probe["probe_auc_test_cells"] <= 1
+            # the evaluation set of the tiny run holds 18 abnormal cells: the AUC is left empty, with why
+            assert probe["eval_positives"] == 18 and np.isnan(probe["eval_auc"])
+            assert "fewer than 20" in probe["eval_note"] and 0 <= probe["knn_f1"] <= 1
             for mil in ("pamil", "abmil"):
                 out = res / f"mil/wr{wr}/seed0/{m}/{mil}/mil_seed0"
                 mj = json.loads((out / "metrics.json").read_text())
@@ -96,7 +99,7 @@ def test_every_output_of_the_tiny_run(tiny_run):
         assert "Under-trained: 4 SGD steps per encoder" in md
         assert "<table>" in html and 'class="note"' in html
     runtime = pd.read_csv(res / "tables/runtime.csv")
-    assert {"pretrain", "embed", "mil", "bags", "aggregate"} <= set(runtime["rule"])
+    assert {"pretrain", "embed", "mil", "bags", "aggregate", "retrieval"} <= set(runtime["rule"])
     assert (runtime["total_s"] > 0).all()
     with Image.open(res / "figures/paired_delta.png") as im:
         assert np.asarray(im.convert("L")).std() > 5

@@ -11,7 +11,7 @@ The whole chain, in the order the workflow runs it (pretrain, embed and mil once
         --wr 0.1 --seed 0
     slamags embed --config config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
         --dataset run/dataset.json --out run/slam_ags/embeddings.parquet --probe run/slam_ags/probe.json \\
-        --wr 0.1 --seed 0 --method slam_ags
+        --wr 0.1 --seed 0 --method slam_ags --index run/patches.parquet
     slamags mil --config config.yaml --bags run/bags.parquet --embeddings run/slam_ags/embeddings.parquet \\
         --wr 0.1 --seed 0 --method slam_ags --model pamil --out-metrics run/slam_ags/pamil.json \\
         --out-attention run/slam_ags/pamil.parquet
