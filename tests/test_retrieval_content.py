@@ -17,7 +17,7 @@ from slamags.images import load_images
 from slamags.index import build_index
 from slamags.mil import evaluate, make_bags, standardise, train_mil
 from slamags.model import PixelEncoder
-from slamags.retrieval import write_retrieval
+from slamags.retrieval import HEADER, write_retrieval
 
 TOP_K, SIDE, FRAME, GAP = 5, 64, 4, 4
 
@@ -45,7 +45,7 @@ def test_tiles_are_the_files_of_their_ranks_and_the_top_holds_the_witnesses(tiny
         for r, patch in enumerate(d.head(TOP_K)["patch_id"]):
             path = file_of[patch]
             x0 = r * (SIDE + 2 * FRAME + GAP) + FRAME
-            tile = mosaic[FRAME:FRAME + SIDE, x0:x0 + SIDE]
+            tile = mosaic[HEADER + FRAME:HEADER + FRAME + SIDE, x0:x0 + SIDE]
             with Image.open(tiny_dataset / path) as im:
                 want = np.asarray(im.convert("RGB").resize((SIDE, SIDE), Image.BILINEAR))
             assert np.array_equal(tile, want), (slide, r, path)

@@ -344,6 +344,9 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
     return save(fig, stem)
 
 
+TILE_PITCH = 64 + 2 * 4 + 4     # px from one tile of cell_mosaic to the next (side + 2 frames + gap)
+
+
 def cell_mosaic(files: Sequence[str | os.PathLike[str]], instance_labels: Sequence[int], n: int,
                 side: int = 64, gap: int = 4, frame: int = 4) -> np.ndarray:
     """``n`` cell tiles side by side as one RGB image; a red frame drawn into the pixels of an abnormal cell

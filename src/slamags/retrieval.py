@@ -7,7 +7,9 @@ From one MIL run's ``attention.parquet`` and the bags it was evaluated on:
   the slide is positive), ``slide_label`` and ``instance_label`` (1 abnormal, 0 normal, -1 unknown: a
   cohort's cells carry no label);
 - ``slides/<slide_id>.csv`` (the same rows of one slide) and ``slides/<slide_id>.png``, its top-K cells side
-  by side, most attended first, abnormal cells framed red where ground truth exists (simulated bags);
+  by side, most attended first, under a header with the slide id, its label and the model's probability, each
+  cell captioned with its rank and attention; abnormal cells framed red where ground truth exists (simulated
+  bags);
 - ``gallery.png``: the top-K cells of every test slide (up to ``max_slides``, most probably positive first),
   one row per slide, for the HTML report.
 """
@@ -19,8 +21,9 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from slamags.figures import cell_mosaic, save
 from slamags.io import atomic_path
@@ -37,6 +40,30 @@ def ranked_cells(attention: pd.DataFrame, bags: pd.DataFrame) -> pd.DataFrame:
     d = d.assign(rank=d.groupby("bag_id").cumcount() + 1, path=d["patch_id"].map(paths))
     d = d.rename(columns={"bag_id": "slide_id", "bag_prob": "slide_prob", "bag_label": "slide_label"})
     return d[COLUMNS].reset_index(drop=True)
+
+
+HEADER = 28        # px above the tiles: the slide's id, label and probability
+CAPTION = 22       # px below each tile: its rank and attention
+FONT_PX = 14       # about 10 pt at 100 dpi
+
+
+def slide_panel(files: list[Path], instance_labels: list[int], ranks: list[int], attention: list[float],
+                slide_id: str, slide_label: int, slide_prob: float, top_k: int) -> np.ndarray:
+    """One slide for a reviewer: the :func:`~slamags.figures.cell_mosaic` of its top cells between a header
+    (slide id, label, probability) and a caption under each tile (rank, attention). The tiles keep the
+    mosaic's pixels, ``HEADER`` rows down."""
+    from slamags.figures import TILE_PITCH, cell_mosaic
+
+    mosaic = cell_mosaic(files, instance_labels, top_k)
+    h, w, _ = mosaic.shape
+    panel = Image.new("RGB", (max(w, 360), HEADER + h + CAPTION), "white")
+    panel.paste(Image.fromarray(mosaic), (0, HEADER))
+    draw, font = ImageDraw.Draw(panel), ImageFont.load_default(size=FONT_PX)
+    label = {1: "positive", 0: "negative"}.get(int(slide_label), "unknown")
+    draw.text((4, 6), f"slide {slide_id} - label {label} - P(positive) {slide_prob:.2f}", fill="black", font=font)
+    for c, (r, a) in enumerate(zip(ranks, attention)):
+        draw.text((c * TILE_PITCH + 2, HEADER + h + 3), f"#{r} {a:.3f}", fill="black", font=font)
+    return np.asarray(panel)
 
 
 def _safe(name: str) -> str:
@@ -62,10 +89,13 @@ def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_
             d.to_csv(tmp, index=False)
         top = d.head(top_k)            # the mosaic itself (its CSV beside it names the slide and its probability)
         with atomic_path(slides / f"{_safe(slide)}.png") as tmp:
-            Image.fromarray(cell_mosaic([root / p for p in top["path"]], top["instance_label"].tolist(),
+            Image.fromarray(slide_panel([root / p for p in top["path"]], top["instance_label"].tolist(),
+                                        top["rank"].tolist(), top["attention"].tolist(), str(slide),
+                                        int(top["slide_label"].iloc[0]), float(top["slide_prob"].iloc[0]),
                                         top_k)).save(tmp, format="PNG")
     shown = list(order[:max_slides])
-    fig, axes = plt.subplots(len(shown), 1, figsize=(max(2.0, top_k * 0.62), 0.75 * len(shown) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, top_k * 0.9) + 1.6, 0.9 * len(shown) + 0.6),
+                             squeeze=False)
     for ax, slide in zip(axes[:, 0], shown):
         d = ranked[ranked["slide_id"] == slide].head(top_k)
         ax.imshow(cell_mosaic([root / p for p in d["path"]], d["instance_label"].tolist(), top_k))
@@ -74,10 +104,11 @@ def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_
         for spine in ax.spines.values():
             spine.set_visible(False)
         ax.set_ylabel(f"{slide}\nP={d['slide_prob'].iloc[0]:.2f} (y={int(d['slide_label'].iloc[0])})", rotation=0,
-                      ha="right", va="center", fontsize=6)
+                      ha="right", va="center", fontsize=9)
     more = f"; {len(order) - len(shown)} more in slides/" if len(order) > len(shown) else ""
     fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''} (red: true "
-                 f"abnormal, where known){more}", fontsize=7)
+                 f"abnormal, where known){more}", fontsize=9)
+    fig.tight_layout(pad=0.3)
     save(fig, out / "gallery")
     (out / "gallery.pdf").unlink(missing_ok=True)
     log.info("retrieval: %d test slides ranked into %s", len(order), out)
