@@ -30,26 +30,30 @@ SLAMAGS = [sys.executable, "-m", "slamags.cli"]
 
 # -- nnPU: Kiryo et al. (2017), eq. (5) and Algorithm 1, in their notation --------------------------------------
 
-def kiryo_nnpu(g_p: np.ndarray, g_u: np.ndarray, pi_p: float) -> float:
+MARGIN = {"sigmoid": lambda m: 1 / (1 + np.exp(m)), "logistic": lambda m: np.log1p(np.exp(-m))}
+
+
+def kiryo_nnpu(g_p: np.ndarray, g_u: np.ndarray, pi_p: float, loss: str) -> float:
     """Kiryo et al.'s non-negative risk, written from the paper: P = the labelled class with prior ``pi_p``,
-    ``l(t, y) = sigmoid(-t y)``, the classifier ``f`` scoring the LABELLED class positive:
+    ``l(t, y) = l(t y)``, the classifier ``f`` scoring the LABELLED class positive:
     ``pi_p R_p^+(f) + max(0, R_u^-(f) - pi_p R_p^-(f))``."""
-    sig = lambda t: 1 / (1 + np.exp(-t))          # noqa: E731
-    r_p_plus = np.mean(sig(-g_p))                 # l(f(x), +1) on labelled
-    r_p_minus = np.mean(sig(g_p))                 # l(f(x), -1) on labelled
-    r_u_minus = np.mean(sig(g_u))                 # l(f(x), -1) on unlabelled
+    ell = MARGIN[loss]
+    r_p_plus = np.mean(ell(g_p))                  # l(f(x), +1) on labelled
+    r_p_minus = np.mean(ell(-g_p))                # l(f(x), -1) on labelled
+    r_u_minus = np.mean(ell(-g_u))                # l(f(x), -1) on unlabelled
     return pi_p * r_p_plus + max(0.0, r_u_minus - pi_p * r_p_minus)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_nnpu_risk_is_kiryos_with_normal_cells_as_the_labelled_class(seed):
+@pytest.mark.parametrize("loss", ["sigmoid", "logistic"])
+def test_nnpu_risk_is_kiryos_with_normal_cells_as_the_labelled_class(seed, loss):
     """Our head scores ABNORMAL; Kiryo's f scores the labelled class (normal): f = -g, pi_p = 1 - witness rate."""
     rng = np.random.default_rng(seed)
     g = rng.normal(size=40) * 2
     labelled = rng.random(40) < 0.5
     wr = 0.05
-    ours = float(nnpu_risk(torch.tensor(g), torch.tensor(labelled), wr))
-    assert ours == pytest.approx(kiryo_nnpu(-g[labelled], -g[~labelled], 1 - wr), rel=1e-6)
+    ours = float(nnpu_risk(torch.tensor(g), torch.tensor(labelled), wr, loss))
+    assert ours == pytest.approx(kiryo_nnpu(-g[labelled], -g[~labelled], 1 - wr, loss), rel=1e-6)
     # the loss the trainer applies for the method name nnpu: the head's first output, labelled = bag label 0
     out = TaskOutput(h=[torch.tensor(g, dtype=torch.float32)[:, None]], z=[], labels=torch.tensor((~labelled).astype(int)),
                      head=lambda h: h, temperature=0.1, prior=wr)
@@ -57,15 +61,27 @@ def test_nnpu_risk_is_kiryos_with_normal_cells_as_the_labelled_class(seed):
     assert objective == pytest.approx(float(nnpu_objective(torch.tensor(g), torch.tensor(labelled), wr)), rel=1e-5)
 
 
+def test_nnpu_keeps_a_gradient_where_the_sigmoid_loss_saturates():
+    """A head that calls every cell normal by a wide margin: the sigmoid loss's risk sits at the prior with no
+    gradient; the logistic loss (the default) still pushes the unlabelled cells' scores up."""
+    g = torch.full((8,), -12.0, requires_grad=True)
+    labelled = torch.tensor([True] * 4 + [False] * 4)
+    nnpu_objective(g, labelled, 0.05, loss="sigmoid").backward()
+    assert float(g.grad.abs().max()) < 1e-5
+    g.grad = None
+    nnpu_objective(g, labelled, 0.05).backward()
+    assert float(g.grad[4:].max()) < -0.05
+
+
 def test_nnpu_steps_down_the_negative_part_when_it_goes_below_zero():
     """Algorithm 1: once the estimated abnormal risk R_a < -beta, the gradient is that of -gamma R_a (it pushes
     R_a back up), not that of the clamped risk (zero there)."""
     g = torch.tensor([5.0, 5.0, -5.0, -5.0], requires_grad=True)     # unlabelled cells scored normal, labelled abnormal
     labelled = torch.tensor([False, False, True, True])
-    risk = nnpu_risk(g, labelled, 0.05)
-    obj = nnpu_objective(g, labelled, 0.05)
+    risk = nnpu_risk(g, labelled, 0.05, "sigmoid")
+    obj = nnpu_objective(g, labelled, 0.05, loss="sigmoid")
     from slamags.losses.nnpu import nnpu_parts
-    r_n, r_a = (v.detach() for v in nnpu_parts(g, labelled, 0.05))
+    r_n, r_a = (v.detach() for v in nnpu_parts(g, labelled, 0.05, "sigmoid"))
     assert float(r_a) < 0 and float(obj.detach()) == pytest.approx(-float(r_a)) and float(risk.detach()) == pytest.approx(float(r_n))
     obj.backward()
     # a descent step lowers the unlabelled cells' abnormal score and raises the labelled ones': R_a goes back up
