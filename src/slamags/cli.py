@@ -37,6 +37,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from slamags import config as cfgmod
+from slamags.aggregators import MODELS as MIL_MODELS
 from slamags import wiring
 from slamags.runner import guarded, setup_logging, stop_cleanly_on_sigterm
 
@@ -197,7 +198,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
     "mil": ("train and evaluate one MIL model on one embedding", _mil, [
         CONFIG, BAGS, (("--embeddings",), {"required": True}), *RUN_IDS,
         (("--method",), {"required": True, "help": "the method of the encoder behind --embeddings"}),
-        (("--model",), {"required": True, "choices": ["pamil", "abmil"], "help": "pamil or abmil"}),
+        (("--model",), {"required": True, "choices": list(MIL_MODELS), "help": "one of " + ", ".join(MIL_MODELS)}),
         (("--mil-seed",), {"type": int, "default": 0, "help": "seed of the MIL model's initialisation and batches"}),
         (("--out-metrics",), {"required": True}), (("--out-attention",), {"required": True})]),
     "retrieval": ("per test slide: its cells ranked by attention, and a gallery of the top K", _retrieval, [

@@ -23,12 +23,15 @@ DEFAULT_IMAGE_SIZE = {"tcia": 250}
 
 
 def schema() -> dict[str, Any]:
-    """The JSON schema; the allowed pretraining methods come from the method table."""
+    """The JSON schema; the allowed pretraining methods come from the method table, the MIL models from
+    :data:`slamags.aggregators.MODELS`."""
+    from slamags.aggregators import MODELS
     from slamags.methods import METHODS
 
     text = resources.files("slamags").joinpath("schema/config.schema.yaml").read_text()
     sch = yaml.safe_load(text)
     sch["properties"]["pretrain"]["properties"]["methods"]["items"] = {"enum": list(METHODS)}
+    sch["properties"]["mil"]["properties"]["models"]["items"] = {"enum": list(MODELS)}
     return sch
 
 

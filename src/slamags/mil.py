@@ -41,11 +41,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from slamags import SlamagsError
+from slamags.aggregators import MODELS, TORCHMIL
 from slamags.io import write_json, write_parquet
 from slamags.metrics import bag_metrics, instance_auc, topk_count, topk_recall
 
 log = logging.getLogger(__name__)
-MODELS = ("pamil", "abmil")
 PROTOTYPE_INITS = ("random", "kmeans")
 LAMBDA_CLST = 0.005
 LAMBDA_PROTO_CLST = 0.005
@@ -109,6 +109,43 @@ class PAMIL(nn.Module):
         return logits, a[1], LAMBDA_CLST * clst + LAMBDA_PROTO_CLST * proto_clst
 
 
+class TorchmilAggregator(nn.Module):
+    """One of torchmil's models (:data:`slamags.aggregators.TORCHMIL`) in our loop's shape.
+
+    ``forward(x)`` (one bag, ``(N, D)``) returns ``(logits (2,), instance score (N,), 0)``: torchmil's single
+    bag logit ``l`` as the two-class logits ``(0, l)`` (so that our cross-entropy is their binary
+    cross-entropy) and the model's instance score for retrieval. :meth:`bag_loss` is torchmil's own
+    ``compute_loss`` (its criterion plus any auxiliary term: CLAM's instance clustering, DSMIL's max-pooling
+    branch), which the loop trains on instead of the plain cross-entropy.
+    """
+
+    def __init__(self, name: str, dim: int) -> None:
+        super().__init__()
+        from torchmil import models as tm
+
+        self.name = name
+        if name == "transmil":
+            self.model = tm.TransMIL(in_shape=(dim,))
+        elif name == "dsmil":
+            self.model = tm.DSMIL(in_shape=(dim,))
+        elif name == "clam_sb":
+            self.model = tm.CLAM_SB(in_shape=(dim,))
+        elif name == "torchmil_abmil":
+            self.model = tm.ABMIL(in_shape=(dim,), gated=True,
+                                  feat_ext=nn.Sequential(nn.Linear(dim, 256), nn.ReLU(), nn.Dropout(0.1)))
+        else:
+            raise SlamagsError(f"MIL model {name!r} is unknown; choose one of {', '.join(MODELS)}")
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        logit, score = self.model.predict(x[None], return_inst_pred=True)
+        logit = logit.reshape(())
+        return torch.stack([torch.zeros_like(logit), logit]), score.reshape(-1), logit.new_zeros(())
+
+    def bag_loss(self, x: torch.Tensor, label: int) -> torch.Tensor:
+        _, losses = self.model.compute_loss(torch.tensor([float(label)]), x[None])
+        return sum(losses.values())
+
+
 def init_prototypes(x: np.ndarray, k: int, seed: int, how: str) -> torch.Tensor:
     """``k`` prototypes in the input space: standard-normal draws (the authors') or k-means centres of ``x``."""
     if how == "random":
@@ -131,6 +168,8 @@ def build_model(name: str, dim: int, train_x: np.ndarray, n_prototypes: int, see
         return ABMIL(dim)
     if name == "pamil":
         return PAMIL(init_prototypes(train_x, n_prototypes, seed, prototype_init))
+    if name in TORCHMIL:
+        return TorchmilAggregator(name, dim)
     raise SlamagsError(f"MIL model {name!r} is unknown; choose one of {', '.join(MODELS)}")
 
 
@@ -184,8 +223,11 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
         total = 0.0
         for i in torch.randperm(len(fit), generator=gen).tolist():
             b = fit[i]
-            logits, _, aux = model(b.x)
-            loss = F.cross_entropy(logits[None], torch.tensor([b.label])) + aux
+            if isinstance(model, TorchmilAggregator):
+                loss = model.bag_loss(b.x, b.label)
+            else:
+                logits, _, aux = model(b.x)
+                loss = F.cross_entropy(logits[None], torch.tensor([b.label])) + aux
             opt.zero_grad()
             loss.backward()
             opt.step()
