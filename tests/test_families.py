@@ -252,3 +252,24 @@ def test_the_pixel_floor_embeds_the_pooled_normalised_crop_and_probe_json_has_th
     crop = int(torch.load(d / "run/pixels/encoder.pt", weights_only=True)["meta"]["crop"])
     want = torch.nn.functional.adaptive_avg_pool2d(centre_view(x, crop), 18).reshape(-1).numpy()
     np.testing.assert_allclose(emb[row].astype(np.float64), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["dsmil", "clam_sb", "torchmil_abmil"])
+def test_torchmil_aggregators_train_through_the_command_on_the_default_runs_embeddings(default_run, model):
+    pytest.importorskip("torchmil")
+    d, config = default_run
+    if not (d / "run/pixels/emb.parquet").exists():
+        assert pretrain(d, config, "pixels").returncode == 0
+        subprocess.run([*SLAMAGS, "embed", *config, "--encoder", "run/pixels/encoder.pt", "--bags",
+                        "run/bags.parquet", "--dataset", "run/dataset.json", "--out", "run/pixels/emb.parquet",
+                        "--probe", "run/pixels/probe.json", "--wr", "0.05", "--seed", "0", "--method", "pixels"],
+                       cwd=d, check=True, capture_output=True)
+    r = subprocess.run([*SLAMAGS, "mil", *config, "--bags", "run/bags.parquet", "--embeddings", "run/pixels/emb.parquet",
+                        "--wr", "0.05", "--seed", "0", "--method", "pixels", "--model", model, "--out-metrics",
+                        f"run/{model}.json", "--out-attention", f"run/{model}.parquet"], cwd=d, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    metrics = json.loads((d / f"run/{model}.json").read_text())
+    attention = pd.read_parquet(d / f"run/{model}.parquet")
+    assert metrics["mil"] == model and 0 <= metrics["bag_auc"] <= 1 and metrics["n_test_bags"] == 40
+    assert len(attention) == 40 * 40 and np.isfinite(attention["attention"]).all()
