@@ -86,6 +86,16 @@ def _check_config(a: argparse.Namespace) -> None:
     print(resources.summary(cfg))
 
 
+def _sync_docs(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from slamags.report.sync import sync
+
+    for doc in a.files:
+        n = guarded(sync, doc=Path(doc), root=Path(a.root))
+        print(f"{doc}: {n} synced block(s) rewritten")
+
+
 def _bags(a: argparse.Namespace) -> None:
     guarded(wiring.bags(_config(a), wiring.RunId(a.wr, a.seed), index_path=a.index, out=a.out))
 
@@ -176,6 +186,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         WORKERS]),
     "check-config": ("check config files: YAML (file, line), schema and data, as the workflow will", _check_config, [
         (("files",), {"nargs": "+", "metavar": "FILE"})]),
+    "sync-docs": ("rewrite the tables README.md and RESULTS.md copy from docs/ (<!-- docs/x.md --> blocks)", _sync_docs, [
+        (("files",), {"nargs": "+", "metavar": "FILE"}), (("--root",), {"default": ".", "help": "repository root"})]),
     "bags": ("the bags of one witness rate and seed (simulated, or a cohort's slides)", _bags, [
         CONFIG, (("--index",), {"required": True}), (("--wr",), {"type": float, "required": True}),
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
