@@ -30,3 +30,25 @@ def train_set(tiny_dataset, tmp_path_factory):
     bags = simulate(idx, 0.2, 0, 20, 3, 1, ["LYT"], ["BLA"])
     train = bags[bags["split"] == "train"].reset_index(drop=True)
     return load_images(tiny_dataset, train["path"].tolist(), 32), train["bag_label"].to_numpy()
+
+
+# `pytest -m "not slow"` is the fast subset (README, "Tests"): these run Snakemake, SLURM, a browser, killed
+# processes or real training of many methods; the others run in seconds each
+SLOW_MODULES = {"test_workflow.py", "test_wiring.py", "test_slurm.py", "test_resize.py", "test_kill.py",
+                "test_killed_study.py", "test_slurm_cancel.py", "test_recovery.py"}
+SLOW_TESTS = {
+    "test_every_method_trains_and_each_task_loss_goes_down", "test_sigkilled_training_resumes_to_bit_equal_weights",
+    "test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval",
+    "test_the_chain_in_help_runs_to_the_end_without_snakemake", "test_each_new_row_trains_one_epoch_through_the_command",
+    "test_the_pixel_floor_embeds_the_pooled_normalised_crop_and_probe_json_has_the_endpoints",
+    "test_torchmil_aggregators_train_through_the_command_on_the_default_runs_embeddings",
+    "test_every_two_task_method_trains_and_reports_its_task_weights",
+    "test_each_method_trains_the_backbone_and_moves_its_teacher", "test_weak_supervision_learns_cells_at_witness_rate_100",
+    "test_the_called_rule_holds_its_level_with_few_simulations",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

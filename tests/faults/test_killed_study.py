@@ -9,6 +9,7 @@ has not exited 60 s after the signal fails the test.
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -87,20 +88,20 @@ def test_a_killed_study_recovers_to_byte_equal_tables(sig, configs, reference, t
     faults.survived(2)
 
 
-def test_repeated_sigterms_never_hang_snakemake(tmp_path, faults):
-    """The minimal reproduction of bench/sigterm_deadlock.sh, with the workaround the Snakefile installs: 400 quick
-    jobs, SIGTERM every 20 ms for 2 s once 20 are done; snakemake must exit (plain 9.27.1 hangs in most trials)."""
-    (tmp_path / "Snakefile").write_text(
-        "from slamags import stopping\nstopping.install()\n"
-        "rule all:\n    input: expand('out{i}.txt', i=range(400))\n"
+def sigterm_storm(folder, workaround: bool) -> bool:
+    """The minimal reproduction of bench/sigterm_deadlock.sh: 400 quick jobs, SIGTERM every 20 ms for 2 s once
+    20 are done. True when snakemake exited within EXIT_WITHIN_S (it is killed otherwise)."""
+    folder.mkdir()
+    (folder / "Snakefile").write_text(
+        ("from slamags import stopping\nstopping.install()\n" if workaround else "")
+        + "rule all:\n    input: expand('out{i}.txt', i=range(400))\n"
         "rule quick:\n    output: 'out{i}.txt'\n    shell: 'touch {output}'\n")
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-    proc = subprocess.Popen(["snakemake", "--cores", "2"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=folder, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(tmp_path.glob("out*.txt"))) < 20:
+    while time.time() < deadline and len(list(folder.glob("out*.txt"))) < 20:
         time.sleep(0.1)
-    faults.injected()
     for _ in range(100):
         if proc.poll() is not None:
             break
@@ -108,9 +109,22 @@ def test_repeated_sigterms_never_hang_snakemake(tmp_path, faults):
         time.sleep(0.02)
     try:
         proc.wait(timeout=EXIT_WITHIN_S)
+        return True
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        pytest.fail("snakemake hung after repeated SIGTERMs")
-    assert len(list(tmp_path.glob("out*.txt"))) < 400
+        return False
+
+
+@pytest.mark.slow
+def test_repeated_sigterms_hang_plain_snakemake_and_never_ours(tmp_path, faults):
+    """The condition is real: without slamags.stopping at least one of three storms hangs Snakemake 9.27.1
+    (bench/sigterm_deadlock.sh: 6 of 6); with it, none of three does."""
+    faults.injected(6)
+    hung_plain = sum(not sigterm_storm(tmp_path / f"plain{k}", workaround=False) for k in range(3))
+    hung_ours = sum(not sigterm_storm(tmp_path / f"ours{k}", workaround=True) for k in range(3))
+    assert hung_ours == 0, f"{hung_ours} of 3 storms hung with the workaround"
+    faults.survived(3)
+    if hung_plain == 0:
+        pytest.skip("this Snakemake did not hang without the workaround in 3 storms (fixed upstream?)")
     faults.survived()
