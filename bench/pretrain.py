@@ -129,7 +129,7 @@ def paper_trainer(method, images, labels, batch, device) -> Trainer:
     from slamags import config as cfgmod
 
     repo = Path(__file__).resolve().parents[1]
-    pretrain = dict(cfgmod.load([repo / "config.yaml", repo / "configs/paper.yaml"], check_paths=False)["pretrain"])
+    pretrain = dict(cfgmod.load([repo / "config" / "config.yaml", repo / "configs/paper.yaml"], check_paths=False)["pretrain"])
     pretrain.update(batch_size=batch, probe_size=2, threads=torch.get_num_threads(), heldout_size=0)
     tr = Trainer(TrainSettings.from_config(pretrain, method), images, np.asarray(labels), device)
     tr.model.train()

@@ -39,7 +39,7 @@ import yaml
 from slamags import config as cfgmod
 start, end, cores, commit, dirty, dest, args = sys.argv[1:8]
 files = [a for a in args.split() if a.endswith((".yaml", ".yml"))]
-cfg = cfgmod.load(["config.yaml", *files], check_paths=False)
+cfg = cfgmod.load(["config/config.yaml", *files], check_paths=False)
 index = pd.read_parquet("results/index/patches.parquet")
 ok = index[index["status"] == "ok"]
 ds = cfg["dataset"]

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def load_config(name: str = "config.yaml", **overrides) -> dict:
     """The default config with a file from configs/ merged over it (as --configfile does)."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     if name != "config.yaml":
         merge(cfg, yaml.safe_load((REPO / "configs" / name).read_text()))
     return merge(cfg, overrides)
@@ -28,7 +28,7 @@ SMALL_CONFIGS = [str(REPO / "configs" / "tiny.yaml"), str(REPO / "configs" / "sl
 
 def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
     """The real snakemake CLI on this repository's Snakefile, working in ``workdir``."""
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir), *args]
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:

@@ -106,7 +106,7 @@ def test_a_bad_input_gives_one_line_and_exit_code_1(tmp_path):
 def check_config_over(tmp_path, over: str) -> subprocess.CompletedProcess:
     """``slamags check-config config.yaml over.yaml`` with ``over`` as the overlay's text; it must fail."""
     (tmp_path / "over.yaml").write_text(over)
-    r = subprocess.run([*SLAMAGS, "check-config", str(REPO / "config.yaml"), "over.yaml"], cwd=tmp_path,
+    r = subprocess.run([*SLAMAGS, "check-config", str(REPO / "config" / "config.yaml"), "over.yaml"], cwd=tmp_path,
                        capture_output=True, text=True)
     assert r.returncode == 1
     return r

@@ -39,7 +39,7 @@ def cohort(tiny_dataset, tmp_path_factory):
 
 
 def cohort_config(root, table, **cohort):
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfgmod.merge(cfg, {"dataset": {"kind": "folder", "root": str(root), "image_size": 32},
                        "bags": {"source": "cohort", "seeds": [0, 1]},
                        "cohort": {"table": str(table), "test_fraction": 0.34, **cohort},

@@ -69,11 +69,11 @@ def test_snakemake_stops_before_any_job_with_one_line(tmp_path):
 def test_under_trained_runs_are_labelled_whatever_the_data():
     """A run on real cells with the demonstration's 2 epochs is labelled under-trained; the study's 525 steps
     are not; the generated-cell demonstration carries both notices."""
-    real = cfgmod.load([REPO / "config.yaml", REPO / "configs/study.yaml"], check_paths=False)
+    real = cfgmod.load([REPO / "config" / "config.yaml", REPO / "configs/study.yaml"], check_paths=False)
     assert cfgmod.pretrain_steps(real) == 525 and cfgmod.demonstration_note(real) == ""
     real["pretrain"]["epochs"] = 2
     note = cfgmod.demonstration_note(real)
     assert note.startswith("Under-trained: 150 SGD steps per encoder, fewer than the 500") and "generated" not in note
-    demo = cfgmod.load([REPO / "config.yaml"], check_paths=False)
+    demo = cfgmod.load([REPO / "config" / "config.yaml"], check_paths=False)
     assert "Demonstration run" in cfgmod.demonstration_note(demo) and "Under-trained: 26 SGD steps" in \
         cfgmod.demonstration_note(demo)

@@ -190,7 +190,7 @@ def default_run(tmp_path_factory):
     """The default configuration's generated cells, index and the bags of wr 5 %, seed 0, cut to 1 epoch."""
     d = tmp_path_factory.mktemp("families")
     (d / "one_epoch.yaml").write_text(yaml.safe_dump({"pretrain": {"epochs": 1, "heldout_size": 16}}))
-    config = ["--config", str(REPO / "config.yaml"), str(d / "one_epoch.yaml")]
+    config = ["--config", str(REPO / "config" / "config.yaml"), str(d / "one_epoch.yaml")]
     for args in (["dataset", *config, "--out", "run/dataset.json"],
                  ["index", "--root", "run/synthetic", "--out", "run/patches.parquet", "--image-size", "32"],
                  ["bags", *config, "--index", "run/patches.parquet", "--wr", "0.05", "--seed", "0",

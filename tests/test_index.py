@@ -109,14 +109,14 @@ def test_max_per_class_keeps_the_first_files_by_name_in_a_tcia_layout(tmp_path):
             sub = root / cls / f"{k // 1000 * 1000 + 1:04d}-{k // 1000 * 1000 + 1000:04d}"
             sub.mkdir(exist_ok=True)
             (sub / f"{cls}_{k:05d}.jpg").touch()
-    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config.yaml"),
+    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config" / "config.yaml"),
                         str(REPO / "configs/study.yaml"), str(REPO / "configs/study-tcia.yaml")],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("ok:"), r.stderr
     for cls in ("LYT", "NGS", "MON"):                   # 1,199 files each: 300 fewer leaves 899 below the cap
         for f in list((root / cls).rglob("*.jpg"))[:300]:
             f.unlink()
-    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config.yaml"),
+    r = subprocess.run([sys.executable, "-m", "slamags.cli", "check-config", str(REPO / "config" / "config.yaml"),
                         str(REPO / "configs/study.yaml"), str(REPO / "configs/study-tcia.yaml")],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode != 0 and "need 3900 negative cells (LYT+NGS+MON+EOS), the dataset has 3697" in r.stderr

@@ -27,6 +27,21 @@ def test_every_overlay_is_checked():
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_the_overlay_validates_with_the_files_it_is_meant_for(name):
-    files = [REPO / "config.yaml", *(REPO / f for f in usage(name))]
+    files = [REPO / "config" / "config.yaml", *(REPO / f for f in usage(name))]
     cfg = cfgmod.load(files, check_paths=False)
     assert cfg["pretrain"]["methods"]
+
+
+def test_config_readme_describes_every_key_of_the_schema():
+    from slamags.config import schema
+
+    text = (REPO / "config" / "README.md").read_text()
+
+    def keys(node, path=""):
+        for k, v in node.get("properties", {}).items():
+            p = f"{path}.{k}" if path else k
+            yield p
+            yield from keys(v, p)
+
+    missing = [k for k in keys(schema()) if f"`{k}`" not in text]
+    assert missing == [], f"config/README.md lacks {missing}"

@@ -15,7 +15,7 @@ from slamags.embeddings import read_embeddings
 from slamags.model import load_encoder
 from slamags.methods import spec
 
-TINY = str(REPO / "configs" / "tiny.yaml")
+TINY = str(REPO / ".test" / "config" / "config.yaml")   # the catalogue's test configuration (configs/tiny.yaml)
 METHODS = ["random", "simclr", "weak", "supcon_bag", "similarity", "slam", "slam_ags"]
 
 

@@ -2,26 +2,26 @@
 
 The whole chain, in the order the workflow runs it (pretrain, embed and mil once per method)::
 
-    slamags check-config config.yaml configs/tiny.yaml
-    slamags dataset --config config.yaml --out run/dataset.json          # generates or checks the cells
+    slamags check-config config/config.yaml configs/tiny.yaml
+    slamags dataset --config config/config.yaml --out run/dataset.json          # generates or checks the cells
     slamags index --root run/synthetic --out run/patches.parquet --image-size 32
-    slamags bags --config config.yaml --index run/patches.parquet --wr 0.1 --seed 0 --out run/bags.parquet
-    slamags pretrain --config config.yaml --bags run/bags.parquet --dataset run/dataset.json --method slam_ags \\
+    slamags bags --config config/config.yaml --index run/patches.parquet --wr 0.1 --seed 0 --out run/bags.parquet
+    slamags pretrain --config config/config.yaml --bags run/bags.parquet --dataset run/dataset.json --method slam_ags \\
         --encoder run/slam_ags/encoder.pt --metrics run/slam_ags/metrics.parquet --ckpt-dir run/slam_ags/ckpt \\
         --wr 0.1 --seed 0
-    slamags embed --config config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
+    slamags embed --config config/config.yaml --encoder run/slam_ags/encoder.pt --bags run/bags.parquet \\
         --dataset run/dataset.json --out run/slam_ags/embeddings.parquet --probe run/slam_ags/probe.json \\
         --wr 0.1 --seed 0 --method slam_ags --index run/patches.parquet
-    slamags mil --config config.yaml --bags run/bags.parquet --embeddings run/slam_ags/embeddings.parquet \\
+    slamags mil --config config/config.yaml --bags run/bags.parquet --embeddings run/slam_ags/embeddings.parquet \\
         --wr 0.1 --seed 0 --method slam_ags --model pamil --out-metrics run/slam_ags/pamil.json \\
         --out-attention run/slam_ags/pamil.parquet
-    slamags aggregate --config config.yaml --metrics run/*/pamil.json --probes run/*/probe.json \\
+    slamags aggregate --config config/config.yaml --metrics run/*/pamil.json --probes run/*/probe.json \\
         --pretrain run/*/metrics.parquet --out-dir run/tables
-    slamags figures --config config.yaml --tables run/tables --bags run/bags.parquet --dataset run/dataset.json \\
+    slamags figures --config config/config.yaml --tables run/tables --bags run/bags.parquet --dataset run/dataset.json \\
         --methods random slam_ags --pretrain run/{random,slam_ags}/metrics.parquet \\
         --attention run/{random,slam_ags}/pamil.parquet --embeddings run/{random,slam_ags}/embeddings.parquet \\
         --out-dir run/figures
-    slamags retrieval --config config.yaml --bags run/bags.parquet --dataset run/dataset.json \\
+    slamags retrieval --config config/config.yaml --bags run/bags.parquet --dataset run/dataset.json \\
         --attention run/slam_ags/pamil.parquet --out-dir run/retrieval/slam_ags
 
 ``slamags synth`` writes generated cells on its own; ``slamags dataset`` does the same for a config.

@@ -323,10 +323,10 @@ def read_yaml(path: str | Path) -> Config:
         raise SlamagsError(f"config file {path}{where}: {problem}{hint}; fix the YAML") from e
     if cfg is None:
         raise SlamagsError(f"config file {path} is empty; write its settings as 'key: value' lines "
-                           "(see config.yaml), or leave the file out")
+                           "(see config/config.yaml), or leave the file out")
     if not isinstance(cfg, dict):
         raise SlamagsError(f"config file {path}: the top level is a {type(cfg).__name__}, not 'key: value' "
-                           "settings (see config.yaml)")
+                           "settings (see config/config.yaml)")
     return cfg
 
 
@@ -372,7 +372,7 @@ def pretrain_steps(cfg: Config) -> int:
 
 def demonstration_note(cfg: Config) -> str:
     """The notice that opens every table and the report: a demonstration on generated cells
-    (``dataset.kind: synthetic``, as the default ``config.yaml``), and, whatever the data, an under-trained
+    (``dataset.kind: synthetic``, as the default ``config/config.yaml``), and, whatever the data, an under-trained
     run (fewer than :data:`MIN_PRETRAIN_STEPS` SGD steps per encoder). Empty for neither."""
     parts = []
     pre = cfg["pretrain"]

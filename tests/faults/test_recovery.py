@@ -78,7 +78,7 @@ def test_killing_snakemake_ends_its_training_job_and_the_readme_recovery_works(t
 
 def test_two_trainers_never_share_a_checkpoint_folder(tmp_path, tiny_dataset, faults):
     """A second training process on the same checkpoint folder refuses in one line while the first runs."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     for over in SMALL_CONFIGS:
         from slamags.config import merge
 
@@ -138,16 +138,16 @@ def test_yaml_mistakes_name_the_file_and_line(tmp_path, text, expected, faults):
     # in config.yaml, read by the workflow itself: the run stops with the file and line
     repo = tmp_path / "repo"
     shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns(".git", "results", ".snakemake", "*.egg-info", "tests"))
-    (repo / "config.yaml").write_text(text)
+    (repo / "config" / "config.yaml").write_text(text)
     faults.bad_inputs(2)
     r = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1"], cwd=repo, capture_output=True,
                        text=True)
     assert r.returncode != 0
-    assert f"error: config file {repo / 'config.yaml'} {expected}" in r.stderr, r.stderr[-2000:]
+    assert f"error: config file {repo / 'config' / 'config.yaml'} {expected}" in r.stderr, r.stderr[-2000:]
     # a --configfile is read by Snakemake before the workflow runs: check-config gives the file and line
     bad = tmp_path / "mine.yaml"
     bad.write_text(text)
-    r = subprocess.run([*SLAMAGS, "check-config", str(REPO / "config.yaml"), str(bad)], capture_output=True,
+    r = subprocess.run([*SLAMAGS, "check-config", str(REPO / "config" / "config.yaml"), str(bad)], capture_output=True,
                        text=True)
     assert r.returncode == 1 and r.stderr.strip().splitlines()[-1].startswith(f"error: config file {bad} {expected}")
     faults.survived(2)
@@ -193,7 +193,7 @@ def test_profile_short_name_after_the_readme_install(tmp_path):
     subprocess.run(["bash", "-c", line], cwd=REPO, env=env, check=True)
     work = tmp_path / "elsewhere"
     work.mkdir()
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--profile", "slurm", "-n",
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile"), "--profile", "slurm", "-n",
                         "--configfile", *SMALL_CONFIGS], cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "This was a dry-run" in r.stdout + r.stderr

@@ -6,7 +6,7 @@ rule dataset:
     benchmark:
         "results/benchmarks/dataset.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 4
     resources:
         mem_mb=4000,
@@ -28,7 +28,7 @@ rule index:
     benchmark:
         "results/benchmarks/index.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     threads: 4
     resources:
         mem_mb=4000,
@@ -48,7 +48,7 @@ rule bags:
     benchmark:
         "results/benchmarks/bags/wr{wr}_seed{seed}.tsv"
     conda:
-        "../../envs/data.yaml"
+        "../envs/data.yaml"
     resources:
         mem_mb=2000,
         runtime=10,

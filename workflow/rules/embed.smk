@@ -12,7 +12,7 @@ rule embed:
     benchmark:
         "results/benchmarks/embed/wr{wr}_seed{seed}_{method}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,

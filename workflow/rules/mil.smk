@@ -10,7 +10,7 @@ rule mil:
     benchmark:
         "results/benchmarks/mil/wr{wr}_seed{seed}_{method}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     resources:
         mem_mb=4000,
         runtime=60,

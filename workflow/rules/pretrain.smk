@@ -14,7 +14,7 @@ rule pretrain:
     benchmark:
         "results/benchmarks/pretrain/wr{wr}_seed{seed}_{method}.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../envs/torch.yaml"
     threads: config["pretrain"]["threads"]
     resources:
         gpu=1,

@@ -36,7 +36,7 @@ rule aggregate:
     benchmark:
         "results/benchmarks/aggregate.tsv"
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         top_k=config["mil"]["top_k"],
         note=NOTE,
@@ -95,7 +95,7 @@ rule figures:
     benchmark:
         "results/benchmarks/figures.tsv"
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         methods=METHODS,
         gallery_size=config["report"]["gallery_size"],
@@ -125,7 +125,7 @@ rule data_quality:
     benchmark:
         "results/benchmarks/data_quality.tsv"
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         note=NOTE,
     script:
@@ -146,7 +146,7 @@ rule runtime:
     log:
         "results/logs/runtime.log",
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         note=NOTE,
     script:
@@ -172,7 +172,7 @@ rule retrieval:
     benchmark:
         "results/benchmarks/retrieval/{method}.tsv"
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         top_k=config["mil"]["top_k"],
         context=lambda w: wiring.run_context(config, w.method),
@@ -189,7 +189,7 @@ rule landing:
     log:
         "results/logs/landing.log",
     conda:
-        "../../envs/report.yaml"
+        "../envs/report.yaml"
     params:
         caption=LANDING_CAPTION,
     script:
