@@ -21,6 +21,12 @@ PROJECTION_DIM = 512    # the authors' projector: Linear(512, 512)-ReLU-Linear(5
 PIXEL_DIM_MAX = 1024    # the pixel floor's embedding: the crop average-pooled to at most this many values
 
 
+def projector(n_out: int = PROJECTION_DIM) -> nn.Sequential:
+    """The authors' projection head: Linear(512, 512)-ReLU-Linear(512, ``n_out``). The encoder's, a task's own
+    head (one per task) and SimMIL's two-layer classification head are all this shape."""
+    return nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True), nn.Linear(PROJECTION_DIM, n_out))
+
+
 class Encoder(nn.Module):
     """``backbone(x) -> h`` (512-d pooled features), ``projector(h) -> z`` (512-d)."""
 
@@ -30,8 +36,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.backbone = resnet18(weights=None)
         self.backbone.fc = nn.Identity()
-        self.projector = nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
-                                       nn.Linear(PROJECTION_DIM, PROJECTION_DIM))
+        self.projector = projector()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.backbone(x)

@@ -57,7 +57,7 @@ from slamags.images import load_images
 from slamags.io import write_parquet
 from slamags.losses import HEAD_OUTPUTS, LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
-from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, build_encoder, evaluating, load_encoder, save_encoder
+from slamags.model import FEATURE_DIM, Encoder, build_encoder, evaluating, load_encoder, projector, save_encoder
 from slamags.pseudo import PseudoLabelSettings, instance_scores, pseudo_labels, self_paced_share
 from slamags.combiners import get_combiner
 from slamags.surgery import SurgeryStats
@@ -211,12 +211,6 @@ def optimiser(params: list[torch.Tensor], settings: TrainSettings) -> tuple[torc
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, settings.warmup_epochs, settings.epochs))
 
 
-def projector() -> nn.Module:
-    """A projection head of the shape of the encoder's (one task's own head)."""
-    return nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
-                         nn.Linear(PROJECTION_DIM, PROJECTION_DIM))
-
-
 @dataclass
 class CellTargets:
     """What some methods know of each train patch beyond its bag label, in the train table's order:
@@ -283,9 +277,7 @@ class Trainer:
                 raise SlamagsError(f"pretrain method {self.spec.name} trains on cell classes; none were given")
             n_out = int(self.cells.cell_classes.max()) + 1
         n_out = int(n_out)
-        head = (nn.Linear(FEATURE_DIM, n_out) if self.spec.head == "linear" else
-                nn.Sequential(nn.Linear(FEATURE_DIM, PROJECTION_DIM), nn.ReLU(inplace=True),
-                              nn.Linear(PROJECTION_DIM, n_out)))
+        head = nn.Linear(FEATURE_DIM, n_out) if self.spec.head == "linear" else projector(n_out)
         return head.to(self.device)
 
     def _targets(self, task: TaskSpec) -> torch.Tensor:

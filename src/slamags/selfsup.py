@@ -34,13 +34,14 @@ from typing import Callable
 import torch
 from torch import nn
 
+from slamags.methods import SELFSUP as NAMES   # the method table names the objectives: one place
+
 Features = Callable[[nn.Module, torch.Tensor], torch.Tensor]   # (backbone, views) -> (B, 512) features
 FEATURES = 512
 HIDDEN = 1024
 OUT = 256
 MOMENTUM = {"byol": 0.99, "dino": 0.996, "mocov2": 0.99}
 INSTALL_HINT = "pip install -e '.[ssl]'"
-NAMES = ("byol", "vicreg", "barlowtwins", "dino", "mocov2")
 
 
 def available() -> bool:
