@@ -51,7 +51,7 @@ def kind(method: str) -> str:
         return "none"
     if spec.oracle:
         return "oracle"
-    if spec.encoder == "pixels":
+    if spec.floor:
         return "floor"
     if not spec.trains:
         return "none"

@@ -117,6 +117,11 @@ class MethodSpec:
         return any(t.oracle for t in self.tasks)
 
     @property
+    def floor(self) -> bool:
+        """The image itself as the embedding: nothing trained, the floor every encoder must clear."""
+        return self.encoder == "pixels"
+
+    @property
     def needs_cell_labels(self) -> bool:
         return any(t.target == "cell" for t in self.tasks)
 
