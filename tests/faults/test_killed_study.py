@@ -128,3 +128,29 @@ def test_repeated_sigterms_hang_plain_snakemake_and_never_ours(tmp_path, faults)
     if hung_plain == 0:
         pytest.skip("this Snakemake did not hang without the workaround in 3 storms (fixed upstream?)")
     faults.survived()
+
+
+def test_sigterm_to_snakemake_alone_stops_its_running_jobs(configs, tmp_path, faults):
+    """What SLURM and systemd do: SIGTERM to the snakemake process only, while training jobs run. Snakemake
+    exits in time and leaves no job of its own running (they are in its process group)."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(snakemake_cmd(run, *TARGETS, "--cores", "2", *configs), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not pretraining(run):
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before its training could be interrupted"
+    faults.injected()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=EXIT_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail("snakemake did not exit within 60 s of a SIGTERM to it alone")
+    time.sleep(2)
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    if left:
+        os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and left == [], f"jobs still running after snakemake exited: {left}"
+    faults.survived()
