@@ -35,7 +35,7 @@ def train_set(tiny_dataset, tmp_path_factory):
 # `pytest -m "not slow"` is the fast subset (README, "Tests"): these run Snakemake, SLURM, a browser, killed
 # processes or real training of many methods; the others run in seconds each
 SLOW_MODULES = {"test_workflow.py", "test_wiring.py", "test_slurm.py", "test_resize.py", "test_kill.py",
-                "test_killed_study.py", "test_slurm_cancel.py", "test_recovery.py"}
+                "test_killed_study.py", "test_slurm_cancel.py", "test_recovery.py", "test_bad_checkpoints.py"}
 SLOW_TESTS = {
     "test_every_method_trains_and_each_task_loss_goes_down", "test_sigkilled_training_resumes_to_bit_equal_weights",
     "test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval",
@@ -44,7 +44,10 @@ SLOW_TESTS = {
     "test_torchmil_aggregators_train_through_the_command_on_the_default_runs_embeddings",
     "test_every_two_task_method_trains_and_reports_its_task_weights",
     "test_each_method_trains_the_backbone_and_moves_its_teacher", "test_weak_supervision_learns_cells_at_witness_rate_100",
-    "test_the_called_rule_holds_its_level_with_few_simulations",
+    "test_the_called_rule_holds_its_level_with_few_simulations", "test_the_two_tasks_conflict_and_surgery_changes_the_step",
+    "test_a_resumed_three_task_surgery_draws_the_same_task_orders", "test_mil_learns_a_separable_bag_task",
+    "test_the_probe_is_recorded_every_epoch_and_never_changes_training",
+    "test_pamil_attention_ranks_separable_abnormal_cells_first", "test_small_cnn_trained_on_labels_separates_them",
 }
 
 
