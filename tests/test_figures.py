@@ -141,3 +141,12 @@ def test_collapse_keeps_equal_lines_visible_and_titles_each_panel():
         assert np.allclose(slam.get_ydata(), ags.get_ydata())                 # equal values ...
         assert slam.get_zorder() > ags.get_zorder()                            # ... the thin one drawn on top
         assert slam.get_linewidth() < ags.get_linewidth() and slam.get_linestyle() != ags.get_linestyle()
+
+
+def test_every_method_of_the_table_has_a_colour_of_its_own_in_every_figure():
+    from slamags.figures import _colours
+    from slamags.methods import METHODS
+
+    every = _colours(list(METHODS))
+    assert len(set(every.values())) == len(METHODS)
+    assert _colours(["slam_heads_ags", "slam_ags"]) == {m: every[m] for m in ("slam_heads_ags", "slam_ags")}

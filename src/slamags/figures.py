@@ -43,9 +43,19 @@ log = logging.getLogger(__name__)
 plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150})
 
 
+def _palette() -> list[tuple]:
+    """60 colours: tab20's dark shades, then its light ones, then tab20b and tab20c."""
+    t20 = [plt.get_cmap("tab20")(i) for i in range(20)]
+    return (t20[0::2] + t20[1::2] + [plt.get_cmap("tab20b")(i) for i in range(20)]
+            + [plt.get_cmap("tab20c")(i) for i in range(20)])
+
+
 def _colours(methods: Sequence[str]) -> dict[str, tuple]:
-    cmap = plt.get_cmap("tab10")
-    return {m: cmap(rank(m) % 10 if rank(m) < len(METHODS) else i % 10) for i, m in enumerate(methods)}
+    """One colour per method of the method table, the same in every figure (by its place in the table);
+    names outside the table take the colours after it."""
+    palette = _palette()
+    return {m: palette[(rank(m) if rank(m) < len(METHODS) else len(METHODS) + i) % len(palette)]
+            for i, m in enumerate(methods)}
 
 
 def _style(m: str, methods: Sequence[str]) -> dict:
