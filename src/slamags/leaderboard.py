@@ -135,6 +135,8 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
         row["minutes"] = float(secs.mean() / 60) if len(secs) else float("nan")
         rows.append(row)
     out = pd.DataFrame(rows)
+    if out.empty:           # no simulation in which every method has its encoder yet
+        return out
     if bag_runs is not None and len(bag_runs):
         bags = bag_level(bag_runs, reference)
         out["bag_n_simulations"] = out["method"].map(bags.groupby("method")["n_simulations"].min())
