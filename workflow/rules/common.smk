@@ -4,6 +4,7 @@ from slamags import SlamagsError
 from slamags import config as slamags_config
 from slamags import resources, runstamp, wiring
 from slamags.bags import rate_label
+from slamags.methods import ordered
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
 MAIN_PROCESS = getattr(workflow, "is_main_process", True)
@@ -63,6 +64,12 @@ def init_encoder(wildcards):
     return {
         "init": f"results/pretrain/wr{wildcards.wr}/seed{wildcards.seed}/{init}/encoder.pt"
     }
+
+
+def retrieval_section(wildcards):
+    """The report's section of a method's galleries, e.g. ``02. simclr``: numbered in the method table's order."""
+    shown = ordered(METHODS)
+    return f"{shown.index(wildcards.method) + 1:02d}. {wildcards.method}"
 
 
 def run_paths(pattern):

@@ -165,7 +165,8 @@ rule retrieval:
             "results/retrieval/{method}/gallery.png",
             caption="../report/retrieval.rst",
             category="5. Retrieval",
-            subcategory="{method}",
+            # numbered in the method table's order (the report sorts sections by name)
+            subcategory=retrieval_section,
         ),
     log:
         "results/logs/retrieval/{method}.log",
