@@ -89,14 +89,15 @@ def choose_heldout(index: pd.DataFrame, bags: pd.DataFrame, negative_classes: li
     drawn by their own generator, sorted by ``patch_id``. Cells of test bags and cells no bag drew qualify:
     neither is ever seen by pretraining.
     """
-    train_ids = set(bags.loc[bags["split"] == "train", "patch_id"])
-    ok = index[(index["status"] == "ok") & ~index["patch_id"].isin(train_ids)].sort_values("patch_id")
+    from slamags.evaluation import evaluation_cells
+
+    cells = evaluation_cells(index, bags, negative_classes, positive_classes)
     rng = np.random.default_rng([seed, 15485863])
     parts = []
-    for label, classes in ((0, negative_classes), (1, positive_classes)):
-        rows = ok[ok["cell_class"].isin(classes)]
+    for label in (0, 1):
+        rows = cells[cells["instance_label"] == label]
         pick = np.sort(rng.choice(len(rows), size=min(n, len(rows)), replace=False))
-        parts.append(rows.iloc[pick].assign(instance_label=label))
+        parts.append(rows.iloc[pick])
     return pd.concat(parts, ignore_index=True)[["patch_id", "path", "cell_class", "instance_label"]]
 
 

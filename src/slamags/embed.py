@@ -52,18 +52,25 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
     return torch.cat(out).numpy()
 
 
-def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
-    """5-fold cross-validated ROC AUC of a logistic regression on standardised features."""
+def linear_probe() -> Any:
+    """The linear probe every representation endpoint fits: logistic regression (C = 0.1) on standardised
+    features."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+
+
+def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
+    """5-fold cross-validated ROC AUC of :func:`linear_probe`."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     n_min = int(min(y.sum(), len(y) - y.sum()))
     if n_min < 2:
         return float("nan")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+    clf = linear_probe()
     cv = StratifiedKFold(n_splits=min(5, n_min), shuffle=True, random_state=seed)
     p = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
     return float(roc_auc_score(y, p))

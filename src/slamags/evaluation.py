@@ -54,14 +54,12 @@ def folds(n: int, y: np.ndarray, seed: int) -> np.ndarray:
 
 def cross_fitted_scores(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
     """Each cell's abnormal probability from the logistic probe fitted on the other folds."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from slamags.embed import linear_probe
 
     p = np.zeros(len(y))
     for k in np.unique(fold):
         fit = fold != k
-        clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1)).fit(x[fit], y[fit])
+        clf = linear_probe().fit(x[fit], y[fit])
         p[~fit] = clf.predict_proba(x[~fit])[:, 1]
     return p
 
