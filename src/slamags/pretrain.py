@@ -382,11 +382,10 @@ class Trainer:
         if bags is None:
             raise SlamagsError(f"pretrain method {self.spec.name} needs the bag of every train cell; none was given")
         if epoch % s.refresh_every == 0 or self.cells.scores is None:
-            with evaluating(self.model), torch.no_grad():
-                feats = [self._apply(self.model, centre_view(self.images[k:k + 512].to(self.device), self.crop))[0]
-                         .float().cpu() for k in range(0, len(self.images), 512)]
-            self.cells.scores = instance_scores(torch.cat(feats).numpy(), bags, self.bag_labels.numpy(),
-                                                self.settings.seed + epoch, s)
+            from slamags.embed import embed_images
+
+            feats = embed_images(self.model, self.images, self.crop, "backbone", 512, self.device)  # eval mode
+            self.cells.scores = instance_scores(feats, bags, self.bag_labels.numpy(), self.settings.seed + epoch, s)
         share = self_paced_share(epoch, self.settings.epochs, s)
         self.pseudo = torch.as_tensor(pseudo_labels(self.cells.scores, bags, self.bag_labels.numpy(), share,
                                                     s.threshold), dtype=torch.long)
