@@ -255,9 +255,9 @@ def _check_combiners(cfg: Config) -> None:
 def cells_needed(cfg: Config) -> dict[str, int]:
     """Cells one bag simulation draws, per side, at the most demanding witness rate."""
     b = cfg["bags"]
-    n_bags, ks = b["n_train"] + b["n_test"], [witness_count(w, b["bag_size"]) for w in b["witness_rates"]]
-    return {"negative": bag_cells(n_bags, b["bag_size"], min(ks))["negative"],
-            "positive": bag_cells(n_bags, b["bag_size"], max(ks))["positive"]}
+    ks = [witness_count(w, b["bag_size"]) for w in b["witness_rates"]]
+    need = [bag_cells(b["n_train"], b["n_test"], b["bag_size"], k, b.get("reuse", False)) for k in (min(ks), max(ks))]
+    return {"negative": need[0]["negative"], "positive": need[1]["positive"]}
 
 
 def _count_images(folder: Path) -> int:
@@ -285,7 +285,8 @@ def check_capacity(cfg: Config) -> None:
             raise SlamagsError(
                 f"config key bags: {b['n_train'] + b['n_test']} bags per label of {b['bag_size']} cells need "
                 f"{need} {side} cells ({'+'.join(ds[f'{side}_classes'])}), the dataset has {have[side]}; "
-                "lower bags.bag_size/n_train/n_test or use more data")
+                "lower bags.bag_size/n_train/n_test or use more data"
+                + ("" if b.get("reuse") else " (or bags.reuse: true, which draws cells anew for every bag)"))
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -114,16 +114,20 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     bags = pd.read_parquet(bags_path)
     size = int(meta["image_size"])            # the side the encoder was trained at
     crop = int(meta["crop"])
+    first = ~bags["patch_id"].duplicated().to_numpy()    # bags.reuse puts a cell in many bags: embed it once
+    cells = bags[first]
     t0 = time.perf_counter()
-    images = load_images(info["root"], bags["path"].tolist(), size, workers=4, device=device)
+    images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
     t1 = time.perf_counter()
     emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
     t2 = time.perf_counter()
     log.info("embed %s: %s", meta.get("method"), describe_resize({**info, "resize": size}))
     log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
-             len(bags), t1 - t0, t2 - t1, len(bags) / max(t2 - t1, 1e-9), device)
+             len(cells), t1 - t0, t2 - t1, len(cells) / max(t2 - t1, 1e-9), device)
+    if len(cells) < len(bags):
+        emb = emb[pd.Index(cells["patch_id"]).get_indexer(bags["patch_id"])]
     write_embeddings(bags, emb, out)
-    test = (bags["split"] == "test").to_numpy()
+    test = ((bags["split"] == "test").to_numpy() & first)
     y = bags["instance_label"].to_numpy()[test]
     known = bool((y >= 0).all())          # a cohort's cells carry no label (-1): no probe
     auc = linear_probe_auc(emb[test], y) if known else float("nan")
