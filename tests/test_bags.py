@@ -79,3 +79,26 @@ def test_witness_count_rounds_half_up():
     assert witness_count(0.005, 1000) == 5
     assert witness_count(0.05, 50) == 3      # 2.5 -> 3
     assert witness_count(0.005, 99) == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(wr=st.sampled_from([0.1, 0.05, 0.01, 0.005]), seed=st.integers(0, 2**31 - 1))
+def test_reused_cells_stay_in_one_split_and_once_per_bag(wr, seed):
+    """bags.reuse: 400-cell bags from 1,000 normal and 100 abnormal cells; every bag exact, no cell twice in a bag,
+    no cell in both splits, and cells do recur across bags (the option's point)."""
+    bags = simulate(make_index(1000, 100), wr, seed, 400, 6, 4, ["LYT"], ["BLA"], reuse=True)
+    k = witness_count(wr, 400)
+    per_bag = bags.groupby("bag_id").agg(label=("bag_label", "first"), n=("patch_id", "size"),
+                                         unique=("patch_id", "nunique"), pos=("instance_label", "sum"))
+    assert (per_bag["n"] == 400).all() and (per_bag["unique"] == 400).all()
+    assert (per_bag.loc[per_bag["label"] == 1, "pos"] == k).all()
+    assert (per_bag.loc[per_bag["label"] == 0, "pos"] == 0).all()
+    train, test = (set(bags.loc[bags["split"] == s, "patch_id"]) for s in ("train", "test"))
+    assert not train & test
+    assert not bags["patch_id"].is_unique
+    assert set(bags["cell_class"]) <= {"LYT", "BLA"}
+
+
+def test_reuse_needs_pools_that_fill_one_bag_per_split():
+    with pytest.raises(SlamagsError, match="need 1000 usable negative cells"):
+        simulate(make_index(900, 200), 0.1, 0, 400, 6, 4, ["LYT"], ["BLA"], reuse=True)
