@@ -123,6 +123,17 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     assert "cohort" in paper and "Under-trained" in paper
     runs = pd.read_parquet(res / "tables/all_runs.parquet")
     assert runs["topk_recall"].isna().all() and runs["bag_auc"].notna().all() and set(runs["seed"]) == {0, 1}
+    # a cohort is described as one: no witness rate in its tables or figures, no figure that needs cell labels
+    for table in sorted((res / "tables").glob("*.md")):
+        text = table.read_text()
+        assert "witness rate" not in text and "| wr " not in text and "wr cohort" not in text, table.name
+    assert not (res / "figures/topk_vs_wr.png").exists() and (res / "figures/f1_vs_wr.png").exists()
+    from matplotlib.text import Text
+
+    from slamags.figures import metric_vs_wr_figure
+
+    words = " ".join(t.get_text() for t in metric_vs_wr_figure(runs, "bag_f1", "bag F1").findobj(Text))
+    assert "witness rate" not in words and "sims" not in words and "splits" in words
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -40,9 +40,30 @@ def witness_count(wr: float, bag_size: int) -> int:
     return int(math.floor(wr * bag_size + 0.5))
 
 
+UNKNOWN = -1
+"""``instance_label`` of a cell whose class is unknown: the cells of a cohort's real slides."""
+
+
+def has_cell_labels(bags: pd.DataFrame) -> bool:
+    """Whether every cell of ``bags`` carries its label (simulated bags), not :data:`UNKNOWN` (a cohort's slides)."""
+    return bool((bags["instance_label"] != UNKNOWN).all())
+
+
 def rate_label(wr: float | str) -> str:
     """How tables and figures name a witness rate: ``5 %``, or ``cohort`` for real slides (wr 0)."""
     return "cohort" if float(wr) == 0 else f"{float(wr) * 100:g} %"
+
+
+def rate_columns(wrs) -> list[str]:
+    """The headings of a table's rate and seed-count columns: ``["wr", "n (bag seeds)"]``, or for a cohort
+    (every ``wr`` 0) ``["bags", "n (split seeds)"]``: real slides have no witness rate, and a seed splits their
+    patients into train and test."""
+    return ["bags", "n (split seeds)"] if all(float(w) == 0 for w in wrs) else ["wr", "n (bag seeds)"]
+
+
+def rate_heading(wr: float | str) -> str:
+    """A column group's heading: ``wr 5 %``, or ``cohort`` for real slides (whose bags have no witness rate)."""
+    return "cohort" if float(wr) == 0 else f"wr {rate_label(wr)}"
 
 
 def cells_needed(n_train: int, n_test: int, bag_size: int, k: int, reuse: bool = False) -> dict[str, int]:
@@ -150,7 +171,7 @@ def summary(bags: pd.DataFrame) -> str:
     g = bags.groupby(["split", "bag_label"])
     parts = []
     for (s, lab), df in g:
-        known = bool((df["instance_label"] >= 0).all())
+        known = has_cell_labels(df)
         what = (f"{df['bag_id'].nunique()} bags, {int(df['instance_label'].sum())} witnesses" if known else
                 f"{df['bag_id'].nunique()} slides, {len(df):,} cells")
         parts.append(f"{s}/{'pos' if lab else 'neg'}: {what}")

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from slamags.augment import centre_view
+from slamags.bags import has_cell_labels
 from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
@@ -129,7 +130,7 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     write_embeddings(bags, emb, out)
     test = ((bags["split"] == "test").to_numpy() & first)
     y = bags["instance_label"].to_numpy()[test]
-    known = bool((y >= 0).all())          # a cohort's cells carry no label (-1): no probe
+    known = has_cell_labels(bags)          # a cohort's cells carry no label: no probe
     auc = linear_probe_auc(emb[test], y) if known else float("nan")
     evaluation = (evaluation_endpoints(model, info, bags, index_path, size, crop, embed, device,
                                        int((ids or {}).get("seed", 0))) if index_path is not None and known else {})

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from slamags.bags import rate_label  # noqa: E402
+from slamags.bags import has_cell_labels, rate_heading, rate_label  # noqa: E402
 from slamags.io import atomic_path  # noqa: E402
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank  # noqa: E402
 from slamags.report.runs import summarise  # noqa: E402
@@ -105,6 +105,8 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
     tick per rate at chance (:func:`chance_level`). ``n`` counts simulations (bag seeds): the MIL seeds of one
     simulation share its encoders and are not independent runs."""
     summary = summarise(runs)
+    cohort = bool((summary["wr"] == 0).all())     # real slides: no witness rate, seeds split patients
+    unit = "splits" if cohort else "sims"
     n_sims = runs.groupby(["mil", "method"])["seed"].nunique().to_dict()
     mils = sorted(summary["mil"].unique())
     fig, axes = plt.subplots(1, len(mils), figsize=(3.4 * len(mils) + 1.4, 2.9), squeeze=False, sharey=True)
@@ -121,7 +123,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
             lo, hi = np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1)
             x = np.array([pos[w] for w in d["wr"]]) + (k - (len(methods) - 1) / 2) * 0.06   # dodge
             ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], color=col[m], marker="o", ms=3, capsize=2,
-                        label=f"{m} (n={n_sims.get((mil, m), 0)} sims)", **_style(m, methods))
+                        label=f"{m} (n={n_sims.get((mil, m), 0)} {unit})", **_style(m, methods))
         for w in wrs:
             level = chance_level(metric, w, bag_size, top_k)
             if level is not None:
@@ -130,7 +132,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
         ax.set_xticks(range(len(wrs)))
         ax.set_xticklabels([rate_label(w) for w in wrs])
         ax.set_xlim(-0.5, len(wrs) - 0.5)
-        ax.set_xlabel("witness rate")
+        ax.set_xlabel("test slides of the cohort" if cohort else "witness rate")
         ax.set_title(mil)
         ax.set_ylim(-0.03, 1.03)                     # markers at 0 and 1 stay whole; the bars are clipped
     axes[0][0].set_ylabel(ylabel)
@@ -138,7 +140,8 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
     keep = dict(zip(labels, handles))
     keep = {**{k: v for k, v in keep.items() if k != "chance"}, **{k: v for k, v in keep.items() if k == "chance"}}
     axes[0][-1].legend(keep.values(), keep.keys(), fontsize=7, frameon=False, loc="center left",
-                       bbox_to_anchor=(1.0, 0.5), title="n: simulations; bars ± 1 SD\nover all runs, clipped to [0, 1]",
+                       bbox_to_anchor=(1.0, 0.5), title=f"n: {'train/test splits' if cohort else 'simulations'}; bars ± 1 SD"
+                       "\nover all runs, clipped to [0, 1]",
                        title_fontsize=6)
     fig.tight_layout()
     return fig
@@ -334,7 +337,7 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
                     y = [baselines.index(b) + (k - (len(wrs) - 1) / 2) * 0.25 for b in e["baseline"]]
                     err = [e["mean_diff"] - e["ci_low"], e["ci_high"] - e["mean_diff"]]
                     ax.errorbar(e["mean_diff"], y, xerr=err, fmt="o", ms=3.5, lw=1, capsize=2, color=colour,
-                                mfc=colour if called else "white", label=f"wr {rate_label(wr)}")
+                                mfc=colour if called else "white", label=rate_heading(wr))
             ax.set_yticks(range(len(baselines)))
             ns = {b: paired.loc[paired["baseline"] == b] for b in baselines}
             ax.set_yticklabels([f"{b}\nn={int(ns[b]['n_pairs'].max())} ({int(ns[b]['n_bag_seeds'].max())} sims)"
@@ -407,10 +410,11 @@ def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths
 
 
 def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                         abnormal: Sequence[str] = (), context: str = "") -> plt.Figure:
+                         abnormal: Sequence[str] = (), context: str = "", note: str = " (abnormal)") -> plt.Figure:
     """The PCA panels of :func:`embedding_pca`: the commonest class first, rarer classes drawn over it with
     larger dots, and the ``abnormal`` classes last, on top of every other, with a dark edge; axes labelled
-    with the share of variance each component explains; one legend for all panels."""
+    with the share of variance each component explains; one legend for all panels, ``note`` after the
+    ``abnormal`` classes' names."""
     from sklearn.decomposition import PCA
 
     methods = ordered(list(embeddings))
@@ -434,7 +438,7 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
             top = c in abnormal
             ax.scatter(p[sel, 0], p[sel, 1], s=16 if top else (2 if i == 0 else 9), alpha=1.0 if top else
                        (0.5 if i == 0 else 0.8), color="red" if top else cmap(i), marker="^" if top else "o",
-                       label=f"{c}{' (abnormal)' if top else ''} (n={counts[c] // len(methods)})",
+                       label=f"{c}{note if top else ''} (n={counts[c] // len(methods)})",
                        edgecolors="black" if top else "none", linewidths=0.3, zorder=len(classes) + 5 if top else i + 1)
         ev = pca.explained_variance_ratio_
         ax.set_title(m, fontsize=9)
@@ -453,9 +457,9 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
 
 
 def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str,
-                  abnormal: Sequence[str] = (), context: str = "") -> list[str]:
-    """``embeddings``: method -> (X (N, D), cell classes (N,)) of test cells."""
-    return save(embedding_pca_figure(embeddings, abnormal, context), stem)
+                  abnormal: Sequence[str] = (), context: str = "", note: str = " (abnormal)") -> list[str]:
+    """``embeddings``: method -> (X (N, D), the colour groups (N,): cell classes, or slide labels) of test cells."""
+    return save(embedding_pca_figure(embeddings, abnormal, context, note), stem)
 
 
 def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
@@ -476,27 +480,33 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
 
     out = Path(out_dir)
     runs = pd.read_parquet(all_runs)
+    bags = pd.read_parquet(bags_path)
+    labelled = has_cell_labels(bags)
     files = metric_vs_wr(runs, "bag_f1", "bag F1", str(out / "f1_vs_wr"), bag_size, top_k)
-    files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"), bag_size, top_k)
+    if labelled:                    # a cohort's cells carry no labels: no Top-K recall (wiring.figure_names)
+        files += metric_vs_wr(runs, "topk_recall", "Top-K recall", str(out / "topk_vs_wr"), bag_size, top_k)
     files += paired_delta(pd.read_csv(paired), str(out / "paired_delta"))
     pm = {m: pd.read_parquet(p) for m, p in pretrain_metrics.items()}
     files += pretrain_loss(pm, str(out / "pretrain_loss"), run_context, batch_size)
     files += gradient_conflict(pm, str(out / "gradient_conflict"), run_context)
     files += collapse(pd.concat([pd.read_parquet(p) for p in collapse_metrics], ignore_index=True) if collapse_metrics
                       else pm, str(out / "collapse"), collapse_context if collapse_metrics else run_context)
-    bags = pd.read_parquet(bags_path)
     root = read_info(dataset_json)["root"]
     paths = dict(zip(bags["patch_id"], bags["path"]))
     files += gallery({m: pd.read_parquet(p) for m, p in attention.items()}, root, paths, gallery_size,
                      str(out / "gallery"), context=gallery_context)
     test = (bags["split"] == "test").to_numpy()
     emb = {}
+    # coloured by cell class, or for a cohort (cells without labels) by the label of their slide
+    colour = (bags["cell_class"].to_numpy() if labelled else
+              np.where(bags["bag_label"].to_numpy() == 1, "positive slide", "negative slide"))
     for m, p in embeddings.items():
         _, x = read_embeddings(p, bags)
-        emb[m] = (x[test], bags["cell_class"].to_numpy()[test])
+        emb[m] = (x[test], colour[test])
     info = read_info(dataset_json)
-    files += embedding_pca(emb, str(out / "embedding_pca"), abnormal=info.get("positive_classes", ()),
-                           context=run_context)
+    files += embedding_pca(emb, str(out / "embedding_pca"),
+                           abnormal=info.get("positive_classes", ()) if labelled else ("positive slide",),
+                           context=run_context, note=" (abnormal)" if labelled else "")
     log.info("report: wrote %d figure files to %s", len(files), out)
     return files
 

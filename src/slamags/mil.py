@@ -42,6 +42,7 @@ from torch import nn
 
 from slamags import SlamagsError
 from slamags.aggregators import MODELS, TORCHMIL
+from slamags.bags import UNKNOWN
 from slamags.io import write_json, write_parquet
 from slamags.metrics import bag_metrics, instance_auc, topk_count, topk_recall
 
@@ -256,7 +257,7 @@ def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int) 
             frames.append(pd.DataFrame({"bag_id": b.bag_id, "patch_id": cells["patch_id"].to_numpy(),
                                         "attention": a, "instance_label": y, "bag_label": b.label,
                                         "bag_prob": p, "bag_prediction": int(p >= 0.5)}))
-            if b.label == 1 and (y >= 0).all():          # cell labels known (simulated bags, not a cohort)
+            if b.label == 1 and (y != UNKNOWN).all():    # cell labels known (simulated bags, not a cohort)
                 topk_c.append(topk_count(a, y, top_k))
                 topk_r.append(topk_recall(a, y, top_k))
                 inst.append(instance_auc(a, y))

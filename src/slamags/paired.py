@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.bags import rate_columns, rate_label
 from slamags.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
@@ -138,7 +138,8 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     parts = []
     metrics = list(dict.fromkeys(paired["metric"]))
     for mil, df in paired.groupby("mil"):
-        head = ["wr", "baseline", "n (bag seeds)"] + [f"Δ {m} [95 % CI] (wins)" for m in metrics]
+        rate, n_seeds = rate_columns(df["wr"])
+        head = [rate, "baseline", n_seeds] + [f"Δ {m} [95 % CI] (wins)" for m in metrics]
         rows = []
         df = df.sort_values("wr", ascending=False, kind="stable")
         for (wr, base), g in df.groupby(["wr", "baseline"], sort=False):
@@ -157,7 +158,8 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     ours = paired["ours"].iloc[0]
     n_cmp = int((paired["n_pairs"] > 0).sum())
     called = int(paired["called"].sum())
-    note = ("\nΔ: mean paired difference over runs that share MIL model, witness rate, bag seed and MIL seed; each "
+    shared = ("split seed" if rate_columns(paired["wr"])[0] == "bags" else "witness rate, bag seed")
+    note = (f"\nΔ: mean paired difference over runs that share MIL model, {shared} and MIL seed; each "
             "simulation's MIL seeds are averaged first, so each simulation weighs the same. n: pairs (simulations). "
             "Interval: 95 % Student-t interval over the simulation means (the simulation is the unit of "
             "replication); with one simulation there is none. "

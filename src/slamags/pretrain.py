@@ -47,6 +47,7 @@ from torch import nn
 
 import slamags
 from slamags import selfsup
+from slamags.bags import has_cell_labels
 from slamags.checkpoint import Checkpoint, TrainingState
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view
@@ -436,7 +437,7 @@ def cell_targets(method: MethodSpec, train: pd.DataFrame, pretrain: dict[str, An
     """What ``method`` reads of the train cells beyond their bag labels (:class:`CellTargets`)."""
     out = CellTargets(bag_ids=train["bag_id"].astype(str).to_numpy())
     if method.needs_cell_labels:
-        if (train["instance_label"] < 0).any():
+        if not has_cell_labels(train):
             raise SlamagsError(f"pretrain method {method.name} trains on true cell labels, which a cohort's cells do "
                                "not have; remove it from pretrain.methods")
         out.cell_classes = np.unique(train["cell_class"].astype(str), return_inverse=True)[1].astype(np.int64)

@@ -126,11 +126,41 @@ def first_run(cfg: Config) -> tuple[str, int, float, int]:
 
 def run_context(cfg: Config, method: str | None = None) -> str:
     """The title of a figure or gallery drawn from :func:`first_run`, e.g. ``pamil (MIL seed 0), wr 5 %, bag seed 0``."""
-    from slamags.bags import rate_label
+    from slamags.bags import rate_heading
 
     model, mil_seed, wr, seed = first_run(cfg)
     head = f"{method}, " if method else ""
-    return f"{head}{model} (MIL seed {mil_seed}), wr {rate_label(cfgmod.wr_tag(wr))}, bag seed {seed}"
+    return f"{head}{model} (MIL seed {mil_seed}), {rate_heading(cfgmod.wr_tag(wr))}, {seed_word(cfg)} {seed}"
+
+
+def seed_word(cfg: Config) -> str:
+    """What a bag seed draws: a bag simulation, or a cohort's split of patients into train and test."""
+    return "split seed" if cfgmod.is_cohort(cfg) else "bag seed"
+
+
+def figure_contexts(cfg: Config) -> dict[str, str]:
+    """The titles of the figures drawn from one simulation (``run_context``) and from the lowest rate's
+    simulations (``collapse_context``): no witness rate for a cohort."""
+    from slamags.bags import rate_label
+
+    low = cfgmod.wr_tag(min(cfgmod.witness_rates(cfg)))
+    if cfgmod.is_cohort(cfg):
+        return {"run_context": f"cohort, {seed_word(cfg)} {cfg['bags']['seeds'][0]}", "collapse_context": "cohort"}
+    return {"run_context": f"witness rate {rate_label(low)}, bag simulation (seed) {cfg['bags']['seeds'][0]}",
+            "collapse_context": f"witness rate {rate_label(low)}"}
+
+
+def figure_names(cfg: Config) -> list[str]:
+    """The report's figures (``results/figures/<name>.png``); a cohort, whose cells carry no labels, has no
+    Top-K retrieval recall (``topk_vs_wr``)."""
+    return [n for n in FIGURE_NAMES if not (cfgmod.is_cohort(cfg) and n in CELL_LABEL_FIGURES)]
+
+
+FIGURE_NAMES = ("f1_vs_wr", "topk_vs_wr", "paired_delta", "pretrain_loss", "gradient_conflict", "collapse", "gallery",
+                "embedding_pca")
+"""Every figure the report can show, in its order."""
+CELL_LABEL_FIGURES = ("topk_vs_wr",)
+"""Figures that need every cell's label, left out of a cohort's report."""
 
 
 def retrieval(cfg: Config, attention_path: str, bags_path: str, dataset_json: str, out_dir: str,

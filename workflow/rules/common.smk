@@ -3,7 +3,6 @@ import sys
 from slamags import SlamagsError
 from slamags import config as slamags_config
 from slamags import resources, runstamp, wiring
-from slamags.bags import rate_label
 from slamags.methods import ordered
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
@@ -38,16 +37,10 @@ LANDING_CAPTION = (
     if slamags_config.is_cohort(config)
     else "Bag F1 of every pretraining method against the witness rate (mean over bag simulations and MIL seeds)."
 )
-FIGURES = [
-    "f1_vs_wr",
-    "topk_vs_wr",
-    "paired_delta",
-    "pretrain_loss",
-    "gradient_conflict",
-    "collapse",
-    "gallery",
-    "embedding_pca",
-]
+# the report's figures (a cohort's leave out those that need cell labels)
+FIGURES = wiring.figure_names(config)
+# the titles of figures drawn from one simulation and from the lowest rate's (a cohort's: no witness rate)
+FIGURE_CONTEXTS = wiring.figure_contexts(config)
 
 
 wildcard_constraints:

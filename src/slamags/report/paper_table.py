@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.bags import rate_columns, rate_heading
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered
 from slamags.paired import paired_differences, paired_markdown
@@ -86,7 +86,7 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
     parts = []
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        head = ["method", "n (bag seeds)"] + [f"wr {rate_label(w)} {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
+        head = ["method", rate_columns(wrs)[1]] + [f"{rate_heading(w)} {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
                                   for _, name in METRICS]
         rows = [[method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
                                                                   lambda t: f"**{t}**")
@@ -102,6 +102,11 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
     return "\n\n".join(parts) + "\n" + text
 
 
+def _tex_rate(wr: float) -> str:
+    """:func:`slamags.bags.rate_heading` in LaTeX: ``wr 5\\,\\%``."""
+    return rate_heading(wr).replace(" %", "\\,\\%")
+
+
 def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None) -> str:
     """The paper table in LaTeX (booktabs), with the bold rule of the Markdown."""
     best = best_methods(summary, runs)
@@ -110,7 +115,7 @@ def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = N
         wrs = sorted(df["wr"].unique(), reverse=True)
         n = len(METRICS)
         out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{lr" + "c" * (n * len(wrs)) + "}", "\\toprule"]
-        out.append(" & & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{wr {w * 100:g}\\,\\%}}" for w in wrs) + " \\\\")
+        out.append(" & & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{{_tex_rate(w)}}}" for w in wrs) + " \\\\")
         out.append(" ".join(f"\\cmidrule(lr){{{3 + i * n}-{2 + (i + 1) * n}}}" for i in range(len(wrs))))
         names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
         out.append("method & $n$ & " + " & ".join(names * len(wrs)) + " \\\\")

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.bags import rate_columns, rate_label
 from slamags.methods import rank
 from slamags.paired import is_called, simulation_interval, t_interval
 from slamags.tables import pipe_table
@@ -86,7 +86,8 @@ def representation_markdown(table: pd.DataFrame) -> str:
     if table.empty:
         return "No probe results.\n"
     cols = [(c, name) for c, name in REPRESENTATION if f"{c}_mean" in table]
-    head = ["wr", "method", "n (bag seeds)"]
+    rate, n_seeds = rate_columns(table["wr"])
+    head = [rate, "method", n_seeds]
     for _, name in cols:
         head += [f"{name} [95 % t-interval]", f"{PAPER_METHOD} − method [95 % CI]"]
     rows = []
