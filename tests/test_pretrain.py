@@ -106,6 +106,17 @@ def test_batches_mix_positives_and_negatives_in_ratio_without_replacement():
         assert abs(len(p) / (len(p) + len(n)) - 30 / 130) < 0.1          # ratio of the counts
 
 
+def test_steps_per_epoch_takes_full_batches_of_a_fresh_shuffle_each_epoch():
+    pos, neg = np.arange(0, 30), np.arange(30, 130)
+    sampler, gen = Batches(pos, neg, 26, max_steps=2), torch.Generator().manual_seed(0)
+    first, second = sampler.epoch(gen), sampler.epoch(gen)
+    assert sampler.steps == 2 and len(first) == len(second) == 2
+    for p, n in first:
+        assert len(p) + len(n) == 26 and abs(len(p) / 26 - 30 / 130) < 0.1    # the full pass's batch shape
+    assert set(np.concatenate([np.r_[p, n] for p, n in first])) != set(np.concatenate([np.r_[p, n] for p, n in second]))
+    assert Batches(pos, neg, 26, max_steps=50).steps == 5                       # never more than one pass
+
+
 def test_learning_rate_schedule_warms_up_then_decays():
     f = [lr_factor(e, 10, 150) for e in range(150)]
     assert f[0] == pytest.approx(1 / 10) and f[8] == pytest.approx(9 / 10) and f[9] == 1.0 and f[10] == 1.0

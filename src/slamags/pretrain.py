@@ -82,6 +82,7 @@ class TrainSettings:
     threads: int
     heldout_size: int = 0
     first_epoch_log_every: int = 0
+    steps_per_epoch: int | None = None
 
     @classmethod
     def from_config(cls, p: dict[str, Any], method: str) -> "TrainSettings":
@@ -89,11 +90,13 @@ class TrainSettings:
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
                 "crop_fraction", "seed", "probe_size", "threads")
         return cls(method=method, heldout_size=int(p.get("heldout_size", 0)),
-                   first_epoch_log_every=int(p.get("first_epoch_log_every", 0)), **{k: p[k] for k in keys})
+                   first_epoch_log_every=int(p.get("first_epoch_log_every", 0)),
+                   steps_per_epoch=p.get("steps_per_epoch"), **{k: p[k] for k in keys})
 
     def digest(self) -> str:
         """The settings a checkpoint must share to be resumed (step logging changes no weight)."""
-        keep = {k: v for k, v in self.__dict__.items() if k != "first_epoch_log_every"}
+        keep = {k: v for k, v in self.__dict__.items()
+                if k != "first_epoch_log_every" and not (k == "steps_per_epoch" and v is None)}  # unset: as before
         return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -104,24 +107,32 @@ class Batches:
     pos: np.ndarray
     neg: np.ndarray
     batch_size: int
+    max_steps: int | None = None
 
     @classmethod
-    def of(cls, method: MethodSpec, bag_labels: np.ndarray, batch_size: int) -> "Batches":
-        """The cells a method's tasks use: positive-bag cells, negative-bag cells, or both."""
+    def of(cls, method: MethodSpec, bag_labels: np.ndarray, batch_size: int,
+           max_steps: int | None = None) -> "Batches":
+        """The cells a method's tasks use: positive-bag cells, negative-bag cells, or both; ``max_steps``: at most
+        that many batches per epoch (the first of a fresh shuffle), None: one pass over the cells."""
         none = np.zeros(0, dtype=np.int64)
         return cls(np.flatnonzero(bag_labels == 1) if method.uses_positives else none,
-                   np.flatnonzero(bag_labels == 0) if method.uses_negatives else none, batch_size)
+                   np.flatnonzero(bag_labels == 0) if method.uses_negatives else none, batch_size, max_steps)
+
+    @property
+    def full_pass(self) -> int:
+        """Batches in one pass over the cells."""
+        return max(1, math.ceil((len(self.pos) + len(self.neg)) / self.batch_size))
 
     @property
     def steps(self) -> int:
         """Batches per epoch."""
-        return max(1, math.ceil((len(self.pos) + len(self.neg)) / self.batch_size))
+        return min(self.full_pass, self.max_steps or self.full_pass)
 
     def epoch(self, gen: torch.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        nb = self.steps
+        nb = self.full_pass
         positives = self.pos[torch.randperm(len(self.pos), generator=gen).numpy()] if len(self.pos) else self.pos
         negatives = self.neg[torch.randperm(len(self.neg), generator=gen).numpy()] if len(self.neg) else self.neg
-        return list(zip(np.array_split(positives, nb), np.array_split(negatives, nb)))
+        return list(zip(np.array_split(positives, nb), np.array_split(negatives, nb)))[:self.steps]
 
 
 def lr_factor(epoch: int, warmup: int, total: int) -> float:
@@ -260,7 +271,7 @@ class Trainer:
                                         "objectives": self.objectives}, self.opt, sched,
                                        (self.gen_sample, self.gen_aug, self.gen_surgery))
         self.checkpoint = Checkpoint(ckpt, settings.digest())
-        self.sampler = Batches.of(self.spec, bag_labels, settings.batch_size)
+        self.sampler = Batches.of(self.spec, bag_labels, settings.batch_size, settings.steps_per_epoch)
         self.total_steps = self.sampler.steps * settings.epochs
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, settings.probe_size, settings.seed)
         self.pseudo = torch.full((len(self.bag_labels),), -1, dtype=torch.long)
