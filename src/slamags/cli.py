@@ -96,6 +96,21 @@ def _sync_docs(a: argparse.Namespace) -> None:
         print(f"{doc}: {n} synced block(s) rewritten")
 
 
+def _scale_collect(a: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from slamags.report.scale import collect
+
+    cfg = cfgmod.read_yaml(a.config) if a.config else {"pretrain": {}, "bags": {}}
+    methods = a.methods or cfg["pretrain"].get("methods")
+    seeds = a.seeds or cfg["bags"].get("seeds")
+    if not methods or not seeds:
+        raise SystemExit("error: scale-collect: give --config (the arm's overlay) or --methods and --seeds")
+    points = [(int(size), int(steps), Path(folder)) for size, steps, folder in a.point]
+    for name in guarded(collect, out=Path(a.out), points=points, methods=methods, seeds=seeds):
+        print(f"{a.out}/{name}")
+
+
 def _bags(a: argparse.Namespace) -> None:
     guarded(wiring.bags(_config(a), wiring.RunId(a.wr, a.seed), index_path=a.index, out=a.out))
 
@@ -188,6 +203,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("files",), {"nargs": "+", "metavar": "FILE"})]),
     "sync-docs": ("rewrite the tables README.md and RESULTS.md copy from docs/ (<!-- docs/x.md --> blocks)", _sync_docs, [
         (("files",), {"nargs": "+", "metavar": "FILE"}), (("--root",), {"default": ".", "help": "repository root"})]),
+    "scale-collect": ("the scale arm's tables and figure (docs/scale/) from one folder per scale point", _scale_collect, [
+        (("out",), {"help": "the folder to write (probe.csv, scale.csv, scale.md, scale.png)"}),
+        (("--point",), {"nargs": 3, "action": "append", "required": True, "metavar": ("SIZE", "STEPS", "FOLDER"),
+                        "help": "cell side (px), SGD steps per encoder and the point's run folder (or a collected "
+                                "one with probe.csv), repeatable"}),
+        (("--config",), {"default": None, "help": "the arm's overlay (configs/scale.yaml): its methods and seeds"}),
+        (("--methods",), {"nargs": "+", "default": None}), (("--seeds",), {"nargs": "+", "type": int, "default": None})]),
     "bags": ("the bags of one witness rate and seed (simulated, or a cohort's slides)", _bags, [
         CONFIG, (("--index",), {"required": True}), (("--wr",), {"type": float, "required": True}),
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),

@@ -511,6 +511,36 @@ def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str]
     return files
 
 
+def scale_figure(table: pd.DataFrame, stem: str) -> list[str]:
+    """``eval_auc`` against the scale point (:mod:`slamags.report.scale`), a line per method with its 95 %
+    t-interval over simulations; the floor (pixels) and the ceiling (supervised) dashed. Points in (cell side,
+    steps) order, evenly spaced."""
+    points = [tuple(int(v) for v in p) for p in table[["image_size", "steps"]].drop_duplicates()
+              .sort_values(["image_size", "steps"]).itertuples(index=False)]
+    where = {p: i for i, p in enumerate(points)}
+    methods = ordered(table["method"].unique())
+    col = _colours(methods)
+    fig, ax = plt.subplots(figsize=(2.0 + 1.3 * len(points), 3.4))
+    for k, m in enumerate(methods):
+        d = table[table["method"] == m]
+        d = d.assign(_x=[where[(int(a), int(b))] for a, b in zip(d["image_size"], d["steps"])]).sort_values("_x")
+        x = d["_x"].to_numpy(float) + (k - (len(methods) - 1) / 2) * 0.05
+        y = d["eval_auc"].to_numpy(float)
+        err = [y - d["eval_auc_low"].to_numpy(float), d["eval_auc_high"].to_numpy(float) - y]
+        bound = m in ("pixels", "supervised")
+        ax.errorbar(x, y, yerr=err, color=col[m], marker="o", ms=3.5, capsize=2, lw=1.2,
+                    ls="--" if bound else "-", label=f"{m} (n={int(d['n_simulations'].min())} sims)")
+    ax.set_xticks(range(len(points)))
+    ax.set_xticklabels([f"{s} px\n{n:,} steps" for s, n in points])
+    ax.set_xlim(-0.5, len(points) - 0.5)
+    ax.set_xlabel("scale point (cell side, SGD steps per encoder)")
+    ax.set_ylabel("eval AUC (abnormal vs normal cells)")
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5),
+              title="bars: 95 % t-interval\nover simulations; dashed:\nfloor and ceiling", title_fontsize=7)
+    fig.tight_layout()
+    return save(fig, stem)
+
+
 def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = None) -> list[str]:
     """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in the ranking
     endpoint to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
