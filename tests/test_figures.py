@@ -108,6 +108,31 @@ def test_gradient_conflict_labels_and_legend_do_not_collide():
             assert not _overlaps(fig, leg, ax)
 
 
+def test_a_task_keeps_its_colour_in_every_panel_of_the_losses():
+    metrics = _metrics(("similarity", "slam_ags"))
+    metrics["simclr"] = pd.DataFrame({"epoch": [1, 2, 3], "loss_ntxent": [4.1, 4.0, 3.9]})
+    fig = pretrain_loss_figure(metrics)
+    colour = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith(("_", "ln(")):
+                colour.setdefault(line.get_label(), set()).add(line.get_color() if isinstance(line.get_color(), str)
+                                                                 else tuple(line.get_color()))
+    assert set(colour) == {"similarity", "ntxent"} and all(len(c) == 1 for c in colour.values())
+    assert colour["similarity"] != colour["ntxent"]
+
+
+def test_gradient_conflict_titles_every_panel_and_keeps_equal_weights_apart():
+    metrics = _metrics(("slam", "slam_ags"))
+    for df in metrics.values():
+        df["w_ntxent"] = 1.0                                    # both weights 1: the lines must not coincide
+    fig = gradient_conflict_figure(metrics)
+    assert all(ax.get_title() for ax in fig.axes)
+    pts = [tuple(zip(line.get_xdata(), line.get_ydata())) for line in fig.axes[2].get_lines()
+           if line.get_marker() == "o"]
+    assert len(pts) == 4 and pts[0] != pts[1] and pts[2] != pts[3]     # each method's two weights, apart
+
+
 def test_gallery_says_which_run_it_shows(tmp_path):
     from PIL import Image
 

@@ -174,10 +174,12 @@ def pretrain_loss_figure(metrics: Mapping[str, pd.DataFrame], context: str = "",
     methods = [m for m in ordered(list(metrics)) if not _untrained(m)]
     n = max(1, len(methods))
     fig, axes = plt.subplots(1, n, figsize=(2.4 * n, 2.9), squeeze=False)
+    tasks = sorted({c for m in methods for c in metrics[m].columns if c.startswith("loss_")})
+    task_colour = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(tasks)}   # one colour per task
     for ax, m in zip(axes[0], methods):
         df = metrics[m]
         for c in [c for c in df.columns if c.startswith("loss_")]:
-            line, = ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:])
+            line, = ax.plot(df["epoch"], df[c], marker="o", ms=3, label=c[5:], color=task_colour[c])
             level = ntxent_uniform(m, c[5:], batch_size)
             if level is not None:
                 ax.axhline(level, color=line.get_color(), ls="--", lw=0.8, label=f"ln(2N−1) = {level:.2f}")
@@ -223,16 +225,21 @@ def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame], context: str =
         a2.plot(df["epoch"], df["conflict_fraction"] * 100, marker="o", ms=3, color=col[m], label=m)
         tasks = [c for c in df.columns if c.startswith("w_")]
         task_names = [c[2:] for c in tasks] or task_names
-        for c, ls in zip(tasks, ("-", ":")):
-            a3.plot(df["epoch"], df[c], ls=ls, marker="o", ms=2.5, color=col[m])
+        for k, (c, ls) in enumerate(zip(tasks, ("-", ":"))):
+            # the second task's line shifted by a tenth of an epoch, open markers: equal weights (both 1 after
+            # the rescaling) stay two visible lines
+            a3.plot(df["epoch"] + 0.1 * k, df[c], ls=ls, marker="o", ms=3, color=col[m],
+                    mfc=col[m] if k == 0 else "white")
     a1.axhline(0, color="grey", lw=0.6)
     a1.set_ylabel("cosine(g_similarity, g_NT-Xent)")
     a1.set_title("mean (solid) and min (dashed) per epoch", fontsize=8)
     a2.set_ylabel("steps in conflict (%)")
+    a2.set_title("steps whose task gradients conflict (cosine < 0)", fontsize=8)
     a2.set_ylim(-2, 102)
     if a3 is not None:
         a3.set_ylabel("weight of the task gradient")
-        a3.set_title(", ".join(f"{ls}: {t}" for ls, t in zip(("solid", "dotted"), task_names)), fontsize=8)
+        a3.set_title(", ".join(f"{ls}: {t}" for ls, t in zip(("solid, filled", "dotted, open"), task_names)),
+                     fontsize=8)
         a3.set_ylim(min(0.0, a3.get_ylim()[0]), max(1.1, a3.get_ylim()[1]))    # 0 and the plain sum's 1 in view
         a3.axhline(1.0, color="grey", lw=0.6)
         a3.ticklabel_format(axis="y", useOffset=False)
