@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import device_name, parser, setup, write  # noqa: E402
 
 from slamags.augment import crop_size  # noqa: E402
-from slamags.embed import embed_images, linear_probe_auc  # noqa: E402
+from slamags.embed import embed_images  # noqa: E402
+from slamags.metrics import linear_probe_auc  # noqa: E402
 from slamags.images import load_images  # noqa: E402
 from slamags.index import build_index  # noqa: E402
 from slamags.model import Encoder  # noqa: E402

@@ -105,7 +105,7 @@ def choose_heldout(index: pd.DataFrame, bags: pd.DataFrame, negative_classes: li
 def heldout_auc(forward: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]], views: torch.Tensor,
                 labels: np.ndarray, batch_size: int = 256) -> float:
     """Linear-probe ROC AUC (5-fold CV) of the backbone features of ``views`` against ``labels``."""
-    from slamags.embed import linear_probe_auc
+    from slamags.metrics import linear_probe_auc
 
     hs = [forward(views[k:k + batch_size])[0].float().cpu() for k in range(0, views.shape[0], batch_size)]
     if not hs:

@@ -27,6 +27,7 @@ from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.embeddings import write_embeddings
 from slamags.io import write_json
+from slamags.metrics import linear_probe_auc
 from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, load_encoder
 
 log = logging.getLogger(__name__)
@@ -51,30 +52,6 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
     if not out:
         return np.zeros((0, FEATURE_DIM if layer == "backbone" else PROJECTION_DIM), np.float32)
     return torch.cat(out).numpy()
-
-
-def linear_probe() -> Any:
-    """The linear probe every representation endpoint fits: logistic regression (C = 0.1) on standardised
-    features."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-
-
-def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
-    """5-fold cross-validated ROC AUC of :func:`linear_probe`."""
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    n_min = int(min(y.sum(), len(y) - y.sum()))
-    if n_min < 2:
-        return float("nan")
-    clf = linear_probe()
-    cv = StratifiedKFold(n_splits=min(5, n_min), shuffle=True, random_state=seed)
-    p = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
-    return float(roc_auc_score(y, p))
 
 
 def evaluation_endpoints(model: torch.nn.Module, info: dict[str, Any], bags: pd.DataFrame, index_path: str,

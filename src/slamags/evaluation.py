@@ -54,7 +54,7 @@ def folds(n: int, y: np.ndarray, seed: int) -> np.ndarray:
 
 def cross_fitted_scores(x: np.ndarray, y: np.ndarray, fold: np.ndarray) -> np.ndarray:
     """Each cell's abnormal probability from the logistic probe fitted on the other folds."""
-    from slamags.embed import linear_probe
+    from slamags.metrics import linear_probe
 
     p = np.zeros(len(y))
     for k in np.unique(fold):

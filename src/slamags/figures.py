@@ -21,26 +21,22 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.ticker  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from slamags.bags import has_cell_labels, rate_heading, rate_label  # noqa: E402
-from slamags.io import atomic_path  # noqa: E402
-from slamags.methods import METHODS, PAPER_METHOD, ordered, rank  # noqa: E402
-from slamags.report.runs import summarise  # noqa: E402
+from slamags.bags import has_cell_labels, rate_heading, rate_label
+from slamags.io import save_figure
+from slamags.methods import METHODS, PAPER_METHOD, ordered, rank
+from slamags.mosaic import cell_mosaic
+from slamags.plotstyle import plt
+from slamags.report.runs import summarise
 
 log = logging.getLogger(__name__)
-plt.rcParams.update({"font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 150})
 
 
 def _palette() -> list[tuple]:
@@ -72,18 +68,6 @@ def _untrained(m: str) -> bool:
     from slamags.methods import METHODS
 
     return m in METHODS and not METHODS[m].trains
-
-
-def save(fig: plt.Figure, stem: str | os.PathLike[str]) -> list[str]:
-    """Write ``stem.png`` and ``stem.pdf`` atomically; return the paths."""
-    out = []
-    for ext in ("png", "pdf"):
-        path = f"{stem}.{ext}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, bbox_inches="tight")
-        out.append(path)
-    plt.close(fig)
-    return out
 
 
 def chance_level(metric: str, wr: float, bag_size: int | None = None, top_k: int | None = None) -> float | None:
@@ -149,7 +133,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
 
 def metric_vs_wr(runs: pd.DataFrame, metric: str, ylabel: str, stem: str, bag_size: int | None = None,
                  top_k: int | None = None) -> list[str]:
-    return save(metric_vs_wr_figure(runs, metric, ylabel, bag_size, top_k), stem)
+    return save_figure(metric_vs_wr_figure(runs, metric, ylabel, bag_size, top_k), stem)
 
 
 def ntxent_uniform(method: str, task: str, batch_size: int | None) -> float | None:
@@ -197,11 +181,11 @@ def pretrain_loss_figure(metrics: Mapping[str, pd.DataFrame], context: str = "",
 def pretrain_loss(metrics: Mapping[str, pd.DataFrame], stem: str, context: str = "",
                   batch_size: int | None = None) -> list[str]:
     """``metrics``: method -> its metrics.parquet table (one simulation, named by ``context``)."""
-    return save(pretrain_loss_figure(metrics, context, batch_size), stem)
+    return save_figure(pretrain_loss_figure(metrics, context, batch_size), stem)
 
 
 def gradient_conflict(metrics: Mapping[str, pd.DataFrame], stem: str, context: str = "") -> list[str]:
-    return save(gradient_conflict_figure(metrics, context), stem)
+    return save_figure(gradient_conflict_figure(metrics, context), stem)
 
 
 def gradient_conflict_figure(metrics: Mapping[str, pd.DataFrame], context: str = "") -> plt.Figure:
@@ -263,7 +247,7 @@ COLLAPSE_PANELS = (("effective_rank", "effective rank of backbone features", "fe
 
 def collapse(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], stem: str, context: str = "") -> list[str]:
     """See :func:`collapse_figure`."""
-    return save(collapse_figure(metrics, context), stem)
+    return save_figure(collapse_figure(metrics, context), stem)
 
 
 def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], context: str = "") -> plt.Figure:
@@ -361,31 +345,13 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
                            bbox_to_anchor=(1.0, 0.5))
     fig.text(0.0, -0.02, "95 % Student-t intervals over simulations (MIL seeds averaged first); filled: called "
              "(interval excludes 0, >= 3 simulations); open: not called", fontsize=6)
-    return save(fig, stem)
-
-
-TILE_PITCH = 64 + 2 * 4 + 4     # px from one tile of cell_mosaic to the next (side + 2 frames + gap)
-
-
-def cell_mosaic(files: Sequence[str | os.PathLike[str]], instance_labels: Sequence[int], n: int,
-                side: int = 64, gap: int = 4, frame: int = 4) -> np.ndarray:
-    """``n`` cell tiles side by side as one RGB image; a red frame drawn into the pixels of an abnormal cell
-    (instance label 1; -1, unknown, and 0 get none)."""
-    row = np.full((side + 2 * frame, n * (side + 2 * frame + gap), 3), 255, np.uint8)
-    for c, (f, label) in enumerate(zip(files, instance_labels)):
-        x0 = c * (side + 2 * frame + gap)
-        if label == 1:
-            row[:, x0:x0 + side + 2 * frame] = (220, 0, 0)
-        with Image.open(f) as im:
-            tile = np.asarray(im.convert("RGB").resize((side, side), Image.BILINEAR))
-        row[frame:frame + side, x0 + frame:x0 + frame + side] = tile
-    return row
+    return save_figure(fig, stem)
 
 
 def gallery(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
             stem: str, context: str = "") -> list[str]:
     """See :func:`gallery_figure`."""
-    return save(gallery_figure(attention, image_root, paths, n, context), stem)
+    return save_figure(gallery_figure(attention, image_root, paths, n, context), stem)
 
 
 def gallery_figure(attention: Mapping[str, pd.DataFrame], image_root: str, paths: Mapping[str, str], n: int,
@@ -466,7 +432,7 @@ def embedding_pca_figure(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]]
 def embedding_pca(embeddings: Mapping[str, tuple[np.ndarray, np.ndarray]], stem: str,
                   abnormal: Sequence[str] = (), context: str = "", note: str = " (abnormal)") -> list[str]:
     """``embeddings``: method -> (X (N, D), the colour groups (N,): cell classes, or slide labels) of test cells."""
-    return save(embedding_pca_figure(embeddings, abnormal, context, note), stem)
+    return save_figure(embedding_pca_figure(embeddings, abnormal, context, note), stem)
 
 
 def make_figures(all_runs: str, paired: str, pretrain_metrics: Mapping[str, str], attention: Mapping[str, str],
@@ -545,7 +511,7 @@ def scale_figure(table: pd.DataFrame, stem: str) -> list[str]:
     ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5),
               title="bars: 95 % t-interval\nover simulations; dashed:\nfloor and ceiling", title_fontsize=7)
     fig.tight_layout()
-    return save(fig, stem)
+    return save_figure(fig, stem)
 
 
 def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = None) -> list[str]:
@@ -577,4 +543,4 @@ def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = N
     ax.legend(handles=handles, fontsize=6, frameon=False, loc="lower right")
     ax.set_title("95 % t-intervals over simulations; filled: called", fontsize=8)
     fig.tight_layout()
-    return save(fig, stem)
+    return save_figure(fig, stem)

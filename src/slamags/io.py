@@ -63,3 +63,17 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def save_figure(fig: Any, stem: str | os.PathLike[str]) -> list[str]:
+    """Write a Matplotlib figure to ``stem.png`` and ``stem.pdf`` atomically, close it; return the paths."""
+    import matplotlib.pyplot as plt
+
+    out = []
+    for ext in ("png", "pdf"):
+        path = f"{stem}.{ext}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=ext, bbox_inches="tight")
+        out.append(path)
+    plt.close(fig)
+    return out

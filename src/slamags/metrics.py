@@ -1,4 +1,5 @@
-"""The paper's metrics: bag-level F1 (and ROC AUC, balanced accuracy), Top-K retrieval, instance AUC.
+"""The paper's metrics: bag-level F1 (and ROC AUC, balanced accuracy), Top-K retrieval, instance AUC; and the
+linear probe every representation endpoint fits (:func:`linear_probe`, :func:`linear_probe_auc`).
 
 Top-K retrieval, per positive test bag: rank the bag's cells by the attention
 for the positive class and count the true positive (witness) cells among the
@@ -17,6 +18,8 @@ on the order of rows.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
@@ -64,3 +67,27 @@ def instance_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     if len(np.unique(labels)) < 2:
         return float("nan")
     return float(roc_auc_score(labels, scores))
+
+
+def linear_probe() -> Any:
+    """The linear probe every representation endpoint fits: logistic regression (C = 0.1) on standardised
+    features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
+
+
+def linear_probe_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
+    """5-fold cross-validated ROC AUC of :func:`linear_probe`."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    n_min = int(min(y.sum(), len(y) - y.sum()))
+    if n_min < 2:
+        return float("nan")
+    clf = linear_probe()
+    cv = StratifiedKFold(n_splits=min(5, n_min), shuffle=True, random_state=seed)
+    p = cross_val_predict(clf, x, y, cv=cv, method="predict_proba")[:, 1]
+    return float(roc_auc_score(y, p))

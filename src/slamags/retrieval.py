@@ -20,13 +20,13 @@ import logging
 import re
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from slamags.figures import cell_mosaic, save
-from slamags.io import atomic_path
+from slamags.io import atomic_path, save_figure
+from slamags.mosaic import TILE_PITCH, cell_mosaic
+from slamags.plotstyle import plt
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,9 @@ FONT_PX = 14       # about 10 pt at 100 dpi
 
 def slide_panel(files: list[Path], instance_labels: list[int], ranks: list[int], attention: list[float],
                 slide_id: str, slide_label: int, slide_prob: float, top_k: int) -> np.ndarray:
-    """One slide for a reviewer: the :func:`~slamags.figures.cell_mosaic` of its top cells between a header
+    """One slide for a reviewer: the :func:`~slamags.mosaic.cell_mosaic` of its top cells between a header
     (slide id, label, probability) and a caption under each tile (rank, attention). The tiles keep the
     mosaic's pixels, ``HEADER`` rows down."""
-    from slamags.figures import TILE_PITCH, cell_mosaic
-
     mosaic = cell_mosaic(files, instance_labels, top_k)
     h, w, _ = mosaic.shape
     panel = Image.new("RGB", (max(w, 360), HEADER + h + CAPTION), "white")
@@ -109,7 +107,7 @@ def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_
     fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''} (red: true "
                  f"abnormal, where known){more}", fontsize=9)
     fig.tight_layout(pad=0.3)
-    save(fig, out / "gallery")
+    save_figure(fig, out / "gallery")
     (out / "gallery.pdf").unlink(missing_ok=True)
     log.info("retrieval: %d test slides ranked into %s", len(order), out)
     return ranked
