@@ -1,17 +1,27 @@
 """SLAM-AGS: slide-label-aware multi-task pretraining with adaptive gradient surgery.
 
-One module per stage of the workflow:
+The stages of the workflow, in the order a run meets them:
 
-- :mod:`slamags.synth`    synthetic bone-marrow cytology generator (TCIA layout)
-- :mod:`slamags.fetch`    real TCIA/folder datasets: download with resume, sha256, atomic extract
-- :mod:`slamags.index`    patch index (decode every file, record a status)
-- :mod:`slamags.bags`     witness-rate bag simulation
-- :mod:`slamags.pretrain` encoder pretraining (SLAM-AGS and baselines)
-- :mod:`slamags.surgery`  adaptive gradient surgery
-- :mod:`slamags.losses`   NT-Xent, SupCon / similarity, weak supervision
-- :mod:`slamags.embed`    frozen-encoder embeddings + linear-probe diagnostic
-- :mod:`slamags.mil`      attention MIL (PAMIL, ABMIL), training and metrics
-- :mod:`slamags.report`   paper table and figures
+- :mod:`slamags.synth`, :mod:`slamags.fetch`, :mod:`slamags.dataset`: generated cells, real folders or archives,
+  described in ``dataset.json``; :mod:`slamags.images` decodes, :mod:`slamags.index` indexes every file
+- :mod:`slamags.bags`: witness-rate bags (or, with :mod:`slamags.cohort`, one bag per real slide)
+- :mod:`slamags.pretrain`: one training loop for every row of :mod:`slamags.methods` (the method table), with
+  :mod:`slamags.augment`, :mod:`slamags.model`, :mod:`slamags.losses` (one loss per module), :mod:`slamags.selfsup`
+  (the field's self-supervised methods), :mod:`slamags.surgery` and :mod:`slamags.combiners` (task gradients),
+  :mod:`slamags.pseudo` (ItS2CLR's pseudo-labels), :mod:`slamags.collapse` (the per-epoch monitor) and
+  :mod:`slamags.checkpoint`
+- :mod:`slamags.embed` and :mod:`slamags.embeddings`: frozen-encoder embeddings; :mod:`slamags.evaluation`: the
+  representation endpoints on every labelled cell outside the train bags
+- :mod:`slamags.mil` with :mod:`slamags.aggregators`: attention MIL (ours and torchmil's); :mod:`slamags.metrics`
+- :mod:`slamags.retrieval` (per-slide review images, from :mod:`slamags.mosaic`) and the report:
+  :mod:`slamags.report` (tables, landing page, the scale arm, synced docs), :mod:`slamags.paired`,
+  :mod:`slamags.leaderboard`, :mod:`slamags.tables`, :mod:`slamags.figures` (drawn with :mod:`slamags.plotstyle`)
+
+Around them: :mod:`slamags.config` (loading, schema, checks), :mod:`slamags.wiring` (a config and a run's
+identity become each stage's call), :mod:`slamags.runner` and :mod:`slamags.cli` (Snakemake scripts and the
+``slamags`` command), :mod:`slamags.resources` (cluster requests), :mod:`slamags.runstamp` (one configuration
+per results folder), :mod:`slamags.devices`, :mod:`slamags.stopping`, :mod:`slamags.failures` and
+:mod:`slamags.io` (atomic writes).
 """
 
 __version__ = "0.1.0"
