@@ -45,6 +45,16 @@ _Validator = jsonschema.validators.extend(
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
+DEFAULT_DECODE_SIDE = 224
+"""The side (px) cells are decoded at when neither ``dataset.resize`` nor the data states one."""
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """The schema's defaults of one section's keys (the one place a default is written)."""
+    props = schema()["properties"][section]["properties"]
+    return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+
+
 def _fill_defaults(cfg: Config, sch: dict[str, Any]) -> None:
     for key, sub in sch.get("properties", {}).items():
         if key not in cfg and "default" in sub:

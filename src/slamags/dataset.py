@@ -20,7 +20,7 @@ from typing import Any
 from slamags import SlamagsError
 
 from slamags import synth
-from slamags.config import expected_image_size
+from slamags.config import DEFAULT_DECODE_SIDE, expected_image_size
 from slamags.fetch import materialise
 from slamags.io import write_json
 
@@ -79,12 +79,10 @@ def read_info(path: str | os.PathLike[str]) -> dict[str, Any]:
     return info
 
 
-DEFAULT_DECODE_SIZE = 224
-
-
 def decode_size(info: dict[str, Any]) -> int:
-    """Side in px at which cells are decoded: ``resize``, else the validated ``image_size``, else 224."""
-    return int(info.get("resize") or info.get("image_size") or DEFAULT_DECODE_SIZE)
+    """Side in px at which cells are decoded: ``resize``, else the validated ``image_size``, else
+    :data:`slamags.config.DEFAULT_DECODE_SIDE`."""
+    return int(info.get("resize") or info.get("image_size") or DEFAULT_DECODE_SIDE)
 
 
 def describe_resize(info: dict[str, Any]) -> str:

@@ -80,18 +80,22 @@ class TrainSettings:
     seed: int
     probe_size: int
     threads: int
+    # off when the class is built directly; from a config (from_config) they take the schema's defaults
     heldout_size: int = 0
     first_epoch_log_every: int = 0
     steps_per_epoch: int | None = None
 
     @classmethod
     def from_config(cls, p: dict[str, Any], method: str) -> "TrainSettings":
-        """From the config's ``pretrain`` section (defaults filled by the schema)."""
+        """From the config's ``pretrain`` section; a key it leaves out takes the schema's default
+        (:func:`slamags.config.defaults`), the one place defaults are written."""
+        from slamags.config import defaults
+
+        p = {**defaults("pretrain"), **p}
         keys = ("epochs", "warmup_epochs", "batch_size", "lr", "momentum", "weight_decay", "temperature",
-                "crop_fraction", "seed", "probe_size", "threads")
-        return cls(method=method, heldout_size=int(p.get("heldout_size", 0)),
-                   first_epoch_log_every=int(p.get("first_epoch_log_every", 0)),
-                   steps_per_epoch=p.get("steps_per_epoch"), **{k: p[k] for k in keys})
+                "crop_fraction", "seed", "probe_size", "threads", "heldout_size", "first_epoch_log_every",
+                "steps_per_epoch")
+        return cls(method=method, **{k: p[k] for k in keys})
 
     def digest(self) -> str:
         """The settings a checkpoint must share to be resumed (step logging changes no weight)."""

@@ -1,7 +1,8 @@
 """What a cluster job asks for: memory and runtime from the side each stage DECODES.
 
 A stage decodes every cell at ``dataset.resize`` when it is set, else at the native side
-(:func:`slamags.config.expected_image_size`, or 250 px, the TCIA collection's, when a folder states none). The
+(:func:`slamags.config.expected_image_size`, or :data:`slamags.config.DEFAULT_DECODE_SIDE` when a folder
+states none, as the dataset stage decodes it). The
 Snakefile's ``resources`` and ``slamags check-config`` both read these functions, so a 250 px folder decoded
 at 32 px asks for the memory a 32 px job needs, not a 250 px one.
 """
@@ -13,14 +14,13 @@ from typing import Any, Mapping
 from slamags import config as cfgmod
 
 Config = Mapping[str, Any]
-FALLBACK_SIDE = 250          # a folder that states no side: the TCIA collection's cells
 GPU_VIEWS_PER_S_224 = 1500.0  # pretraining throughput assumed at 224 px crops (BENCHMARKS.md), for runtime
 
 
 def decoded_side(cfg: Config) -> int:
     """The side every stage decodes a cell at: ``dataset.resize``, else the native side."""
     resize = cfg["dataset"].get("resize")
-    return int(resize) if resize else int(cfgmod.expected_image_size(cfg) or FALLBACK_SIDE)
+    return int(resize) if resize else int(cfgmod.expected_image_size(cfg) or cfgmod.DEFAULT_DECODE_SIDE)
 
 
 def _train_patches(cfg: Config) -> int:
