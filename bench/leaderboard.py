@@ -3,7 +3,7 @@
     python bench/leaderboard.py docs/leaderboard [docs/leaderboard-synthetic]
 
 Reads the folder's ``probe.csv`` and ``pretrain_metrics.parquet`` (``bench/study_collect.py`` writes them);
-the ranking and its intervals are :mod:`slamags.leaderboard`'s. A second folder, the generated-cell arm's,
+the ranking and its intervals are :mod:`slamags.report.leaderboard`'s. A second folder, the generated-cell arm's,
 adds its bag level: ``bag_level.{csv,md}`` there and a bag F1 column in the leaderboard.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from slamags.figures import leaderboard_forest
-from slamags.leaderboard import bag_level, bag_level_markdown, leaderboard, leaderboard_markdown, resolution_markdown
+from slamags.report.figures import leaderboard_forest
+from slamags.report.leaderboard import bag_level, bag_level_markdown, leaderboard, leaderboard_markdown, resolution_markdown
 
 
 def main(folder: str, bag_folder: str | None = None) -> None:

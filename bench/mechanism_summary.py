@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from slamags.methods import ordered
-from slamags.paired import is_called, simulation_interval
-from slamags.tables import pipe_table
+from slamags.report.paired import is_called, simulation_interval
+from slamags.report.tables import pipe_table
 
 COLLAPSE = 0.99
 

@@ -73,8 +73,8 @@ def redraw(dest: Path) -> list[str]:
     embeddings, which are not kept, so they stay as the run drew them. No encoder is retrained."""
     import tempfile
 
-    from slamags import figures
-    from slamags.paired import paired_differences, paired_markdown
+    from slamags.report import figures
+    from slamags.report.paired import paired_differences, paired_markdown
     from slamags.report.representation import representation_markdown, representation_table
 
     info = json.loads((dest / "run.json").read_text())

@@ -18,10 +18,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from slamags.figures import chance_level
+from slamags.report.figures import chance_level
 from slamags.methods import ordered
-from slamags.paired import t_interval
-from slamags.tables import pipe_table
+from slamags.report.paired import t_interval
+from slamags.report.tables import pipe_table
 
 
 def per_simulation(runs: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
@@ -38,7 +38,7 @@ def cell(values: np.ndarray) -> str:
 
 
 def chance(wr: float, bag_size: int, top_k: int) -> dict[str, str]:
-    """Chance levels at witness rate ``wr`` (:func:`slamags.figures.chance_level`); bag F1 also of 'every bag
+    """Chance levels at witness rate ``wr`` (:func:`slamags.report.figures.chance_level`); bag F1 also of 'every bag
     positive', 2/3 on balanced test bags."""
     level = {m: chance_level(m, wr, bag_size, top_k) for m in ("bag_auc", "bag_f1", "topk_recall")}
     return {"bag_auc": f"{level['bag_auc']:.3f}", "bag_f1": f"{level['bag_f1']:.3f} (coin) / 0.667 (all positive)",

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from slamags.leaderboard import label_head_column
+from slamags.report.leaderboard import label_head_column
 from slamags.methods import METHODS, ordered
-from slamags.paired import is_called, simulation_interval
+from slamags.report.paired import is_called, simulation_interval
 from slamags.report.representation import per_simulation
-from slamags.tables import pipe_table
+from slamags.report.tables import pipe_table
 
 
 def step_change(rows: pd.DataFrame, tasks: tuple[str, ...]) -> np.ndarray:

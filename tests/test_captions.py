@@ -2,7 +2,7 @@
 
 from helpers import REPO
 
-GONE = ("bootstrap", "percentile")      # intervals are Student-t over simulations (slamags.paired)
+GONE = ("bootstrap", "percentile")      # intervals are Student-t over simulations (slamags.report.paired)
 
 
 def test_no_caption_names_an_interval_the_code_no_longer_computes():

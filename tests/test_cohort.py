@@ -130,7 +130,7 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     assert not (res / "figures/topk_vs_wr.png").exists() and (res / "figures/f1_vs_wr.png").exists()
     from matplotlib.text import Text
 
-    from slamags.figures import metric_vs_wr_figure
+    from slamags.report.figures import metric_vs_wr_figure
 
     words = " ".join(t.get_text() for t in metric_vs_wr_figure(runs, "bag_f1", "bag F1").findobj(Text))
     assert "witness rate" not in words and "sims" not in words and "splits" in words

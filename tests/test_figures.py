@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from slamags.figures import embedding_pca_figure, gradient_conflict_figure, metric_vs_wr_figure, pretrain_loss_figure
+from slamags.report.figures import embedding_pca_figure, gradient_conflict_figure, metric_vs_wr_figure, pretrain_loss_figure
 
 
 def _cells(rng, n_normal=390, n_abnormal=10, shift=4.0):
@@ -54,7 +54,7 @@ def test_metric_vs_wr_bars_stay_in_the_metric_range_and_wr_is_not_a_log_axis():
 def test_metric_vs_wr_counts_simulations_not_runs_and_draws_chance():
     """Three MIL seeds of one simulation are one simulation; chance per rate: 0.5 for F1, K/bag size for
     Top-K recall while a bag holds no more witnesses than K, the witness share beyond."""
-    from slamags.figures import chance_level
+    from slamags.report.figures import chance_level
 
     runs = pd.concat([_runs(np.random.default_rng(2)).assign(mil_seed=k) for k in range(3)], ignore_index=True)
     fig = metric_vs_wr_figure(runs, "topk_recall", "Top-K recall", bag_size=40, top_k=5)
@@ -136,7 +136,7 @@ def test_gradient_conflict_titles_every_panel_and_keeps_equal_weights_apart():
 def test_gallery_says_which_run_it_shows(tmp_path):
     from PIL import Image
 
-    from slamags.figures import gallery_figure
+    from slamags.report.figures import gallery_figure
 
     paths = {}
     for i in range(4):
@@ -150,7 +150,7 @@ def test_gallery_says_which_run_it_shows(tmp_path):
 
 
 def test_collapse_keeps_equal_lines_visible_and_titles_each_panel():
-    from slamags.figures import collapse_figure
+    from slamags.report.figures import collapse_figure
 
     rows = []
     for m in ("random", "slam", "slam_ags"):
@@ -169,7 +169,7 @@ def test_collapse_keeps_equal_lines_visible_and_titles_each_panel():
 
 
 def test_every_method_of_the_table_has_a_colour_of_its_own_in_every_figure():
-    from slamags.figures import _colours
+    from slamags.report.figures import _colours
     from slamags.methods import METHODS
 
     every = _colours(list(METHODS))

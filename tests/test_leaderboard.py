@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slamags.leaderboard import COLLAPSED, kind, label_head_column, leaderboard, leaderboard_markdown
-from slamags.paired import t_interval
+from slamags.report.leaderboard import COLLAPSED, kind, label_head_column, leaderboard, leaderboard_markdown
+from slamags.report.paired import t_interval
 
 
 def run_outputs():
@@ -67,7 +67,7 @@ def test_the_bag_level_of_the_generated_cell_arm_pairs_each_method_with_simclr_b
     """On the kept runs of the generated-cell study: MIL seeds averaged within a simulation, then a t-interval
     over the simulations' differences; the leaderboard shows the bag F1 of the methods that arm has."""
     from helpers import REPO
-    from slamags.leaderboard import bag_level, bag_level_markdown
+    from slamags.report.leaderboard import bag_level, bag_level_markdown
 
     runs = pd.read_parquet(REPO / "docs/study-synthetic/all_runs.parquet")
     runs = runs[runs["wr"] == 0.05]

@@ -3,7 +3,7 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from slamags.paired import (MIN_BAG_SEEDS_FOR_CLAIM, expected_false_calls, is_called, paired_differences,
+from slamags.report.paired import (MIN_BAG_SEEDS_FOR_CLAIM, expected_false_calls, is_called, paired_differences,
                             paired_markdown, simulation_interval, t_interval)
 
 

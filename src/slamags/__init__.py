@@ -14,8 +14,8 @@ The stages of the workflow, in the order a run meets them:
   representation endpoints on every labelled cell outside the train bags
 - :mod:`slamags.mil` with :mod:`slamags.aggregators`: attention MIL (ours and torchmil's); :mod:`slamags.metrics`
 - :mod:`slamags.retrieval` (per-slide review images, from :mod:`slamags.mosaic`) and the report:
-  :mod:`slamags.report` (tables, landing page, the scale arm, synced docs), :mod:`slamags.paired`,
-  :mod:`slamags.leaderboard`, :mod:`slamags.tables`, :mod:`slamags.figures` (drawn with :mod:`slamags.plotstyle`)
+  :mod:`slamags.report` (tables, landing page, the scale arm, synced docs), :mod:`slamags.report.paired`,
+  :mod:`slamags.report.leaderboard`, :mod:`slamags.report.tables`, :mod:`slamags.report.figures` (drawn with :mod:`slamags.plotstyle`)
 
 Around them: :mod:`slamags.config` (loading, schema, checks), :mod:`slamags.wiring` (a config and a run's
 identity become each stage's call), :mod:`slamags.runner` and :mod:`slamags.cli` (Snakemake scripts and the

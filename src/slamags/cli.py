@@ -144,7 +144,7 @@ def _aggregate(a: argparse.Namespace) -> None:
 
 
 def _figures(a: argparse.Namespace) -> None:
-    from slamags.figures import make_figures
+    from slamags.report.figures import make_figures
 
     cfg = _config(a)
 

@@ -1,4 +1,4 @@
-from slamags.figures import make_figures
+from slamags.report.figures import make_figures
 from slamags.runner import run_job
 
 p, i = snakemake.params, snakemake.input

@@ -8,8 +8,8 @@ Tables (``results/tables/``):
 - ``representation.{csv,md}``: the representation endpoint (:mod:`slamags.report.representation`);
 - ``data_quality`` and ``runtime`` (:mod:`slamags.report.quality`).
 
-Every Markdown table has an HTML page beside it (:mod:`slamags.tables`). The figures are
-:mod:`slamags.figures`'.
+Every Markdown table has an HTML page beside it (:mod:`slamags.report.tables`). The figures are
+:mod:`slamags.report.figures`'.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from slamags.report.paper_table import write_tables
 from slamags.report.quality import data_quality, runtime_table
 from slamags.report.representation import representation, representation_markdown
 from slamags.report.runs import collect_runs
-from slamags.tables import write_table
+from slamags.report.tables import write_table
 
 __all__ = ["aggregate", "data_quality", "runtime_table"]
 

@@ -3,7 +3,7 @@
 Rows are pretraining methods in the method table's order, column groups witness rates, cells bag F1 and
 Top-K (count and recall) as mean ± std over bag seeds × MIL seeds, with ``n`` runs per cell; one table per
 MIL model. A cell is bold only where its method's paired difference to every other method of the column is
-called (:mod:`slamags.paired`).
+called (:mod:`slamags.report.paired`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import pandas as pd
 from slamags.bags import rate_columns, rate_heading
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered
-from slamags.paired import paired_differences, paired_markdown
+from slamags.report.paired import paired_differences, paired_markdown
 from slamags.report.runs import METRICS, summarise
-from slamags.tables import pipe_table, write_table
+from slamags.report.tables import pipe_table, write_table
 
 
 def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> set[tuple[str, float, str, str]]:
     """(mil, wr, metric, method) of the cells drawn bold: the best mean of a column, and only where that
     method's paired difference to every other method of the column is *called* by the rule of
-    :mod:`slamags.paired` (95 % t-interval over simulations above 0, at least 3 of them). Without ``runs``
+    :mod:`slamags.report.paired` (95 % t-interval over simulations above 0, at least 3 of them). Without ``runs``
     (no pairs to judge by) nothing is bold. Ties are never bold."""
     best: set[tuple[str, float, str, str]] = set()
     if runs is None or runs.empty:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.io import atomic_path
-from slamags.tables import pipe_table, write_table
+from slamags.report.tables import pipe_table, write_table
 
 
 def data_quality(index_path: str, out_csv: str, out_md: str, note: str = "") -> pd.DataFrame:

@@ -3,7 +3,7 @@
 The linear-probe AUC of abnormal vs normal test cells on the final encoder's embeddings, and the held-out
 learning curve's last value, each as a mean over bag simulations with a Student-t 95 % interval, and the
 paired difference to the paper's method by simulation (t-interval over simulations, called by
-:func:`slamags.paired.is_called`).
+:func:`slamags.report.paired.is_called`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pandas as pd
 
 from slamags.bags import rate_columns, rate_label
 from slamags.methods import rank
-from slamags.paired import is_called, simulation_interval, t_interval
-from slamags.tables import pipe_table
+from slamags.report.paired import is_called, simulation_interval, t_interval
+from slamags.report.tables import pipe_table
 
 
 REPRESENTATION = (("eval_auc", "eval AUC, cells outside the train bags"), ("knn_f1", "20-NN macro-F1"),

@@ -3,7 +3,7 @@
 Each *point* (cell side in px, SGD steps per encoder) is one run of the ranking's design. Its encoders'
 endpoints (``probe.json`` of every embedding: ``eval_auc``, ``knn_f1``, the test-cell probe) and the last
 epoch of their pretraining metrics (the held-out learning curve, the collapse monitor) become one row per
-(method, simulation, point) of ``probe.csv``; :func:`slamags.leaderboard.leaderboard` compares the methods
+(method, simulation, point) of ``probe.csv``; :func:`slamags.report.leaderboard.leaderboard` compares the methods
 of each point with the reference (mean over simulations, t-interval, the paired difference and its call),
 and ``scale.md`` / ``scale.png`` put the points side by side.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from slamags.leaderboard import leaderboard
+from slamags.report.leaderboard import leaderboard
 from slamags.methods import REFERENCE_METHOD, ordered
 
 POINT = ["image_size", "steps"]
@@ -79,7 +79,7 @@ def _cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
 
 def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> str:
     """``eval_auc`` per method (rows) and point (columns), then the paired difference to ``reference`` per point
-    (bold: called, the rule of :func:`slamags.paired.is_called`; the oracle is never called)."""
+    (bold: called, the rule of :func:`slamags.report.paired.is_called`; the oracle is never called)."""
     points = table[POINT].drop_duplicates().sort_values(POINT).itertuples(index=False)
     points = [(int(a), int(b)) for a, b in points]
     head = ["method"] + [f"{s} px, {n:,} steps" for s, n in points]
@@ -115,7 +115,7 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
 
 def collect(out: Path, points: list[tuple[int, int, Path]], methods: list[str], seeds: list[int]) -> list[str]:
     """Write ``probe.csv``, ``scale.csv``, ``scale.md`` and ``scale.png`` of ``points`` into ``out``."""
-    from slamags.figures import scale_figure
+    from slamags.report.figures import scale_figure
     from slamags.io import atomic_path
 
     out.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from slamags.bags import rate_columns, rate_label
-from slamags.tables import pipe_table
+from slamags.report.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
 PAIRED_METRICS = ("bag_auc", "bag_f1", "topk_recall")

@@ -14,7 +14,7 @@
    effective rank, mean cosine within negative-bag and within positive-bag cells,
    and the held-out linear-probe AUC (``random`` is the shared starting point);
 8. ``paired_delta``: a forest plot of the paired differences of the paper's method
-   minus each baseline (:mod:`slamags.paired`), mean and 95 % Student-t interval over simulations
+   minus each baseline (:mod:`slamags.report.paired`), mean and 95 % Student-t interval over simulations
    interval, filled where the difference is called;
 """
 
@@ -303,7 +303,7 @@ def collapse_figure(metrics: pd.DataFrame | Mapping[str, pd.DataFrame], context:
 def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
     """Forest plot: a panel per (MIL model, metric), a row per baseline, a marker per witness rate.
 
-    A filled marker is a called difference (:func:`slamags.paired.is_called`); an open one is not.
+    A filled marker is a called difference (:func:`slamags.report.paired.is_called`); an open one is not.
     The row labels give n: pairs (bag seeds).
     """
     mils = sorted(paired["mil"].unique()) if len(paired) else ["(none)"]
@@ -515,7 +515,7 @@ def scale_figure(table: pd.DataFrame, stem: str) -> list[str]:
 
 
 def leaderboard_forest(table: pd.DataFrame, stem: str, reference: str | None = None) -> list[str]:
-    """Forest plot of the leaderboard (:mod:`slamags.leaderboard`): each method's paired difference in the ranking
+    """Forest plot of the leaderboard (:mod:`slamags.report.leaderboard`): each method's paired difference in the ranking
     endpoint to ``reference``, mean and 95 % Student-t interval over simulations, in rank order; filled:
     called, open: not; colour: the method's kind (the oracle ceiling and the pixel floor apart).
     ``reference``: the method table's."""

@@ -8,7 +8,7 @@ Input: the kept outputs of a run (``probe.csv``: one ``probe.json`` per encoder;
     interval over simulations; the table is ranked by its mean;
 ``diff_vs_reference``
     the paired difference to the reference method (SimCLR) by simulation, with a Student-t 95 % interval
-    over the simulations' differences; *called* only where it excludes 0 (:func:`slamags.paired.is_called`);
+    over the simulations' differences; *called* only where it excludes 0 (:func:`slamags.report.paired.is_called`);
 ``heldout_auc``
     the held-out learning curve's last value (cells outside every train bag);
 ``label_head_cos``
@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
-from slamags.paired import expected_false_calls, is_called, resolvable_difference, simulation_interval, t_interval
+from slamags.report.paired import expected_false_calls, is_called, resolvable_difference, simulation_interval, t_interval
 from slamags.report.representation import per_simulation
-from slamags.tables import pipe_table
+from slamags.report.tables import pipe_table
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 COLLAPSED = 0.9     # mean cosine within negative-bag cells at or above which a head counts as collapsed
@@ -164,7 +164,7 @@ def _diff_cell(r: dict[str, Any], col: str, reference: str) -> str:
 
 
 def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str:
-    """The leaderboard as a Markdown table (:func:`slamags.tables.pipe_table`), with how sure each comparison is."""
+    """The leaderboard as a Markdown table (:func:`slamags.report.tables.pipe_table`), with how sure each comparison is."""
     if table.empty:
         return "No probe results.\n"
     recs = table.to_dict("records")
@@ -223,7 +223,7 @@ def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFE
     """How finely each endpoint can tell methods apart: the standard deviation over simulations of the paired
     difference to ``reference``, its median over the ``top`` counted methods of the ranking (the good methods,
     whose differences the ranking is asked about) and over all, and the difference the run's number of
-    simulations calls at 80 % power (:func:`slamags.paired.resolvable_difference`)."""
+    simulations calls at 80 % power (:func:`slamags.report.paired.resolvable_difference`)."""
     rows = []
     ranked = table[(table["method"] != reference) & table["method"].map(counted) & (table["kind"] != "floor")]
     for col, name in ENDPOINTS:
@@ -252,7 +252,7 @@ def bag_level(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
     """One row per (MIL model, witness rate, method) of ``runs`` (``all_runs.parquet``): for each metric of
     :data:`BAG_METRICS` the mean over simulations with a Student-t 95 % interval, and the paired difference to
     ``reference`` by simulation (MIL seeds averaged within a simulation first), called by
-    :func:`slamags.paired.is_called`."""
+    :func:`slamags.report.paired.is_called`."""
     rows: list[dict[str, Any]] = []
     for (mil, wr), df in runs.groupby(["mil", "wr"]):
         sims = df.groupby(["method", "seed"])[[c for c, _ in BAG_METRICS]].mean()
