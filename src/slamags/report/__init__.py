@@ -8,8 +8,13 @@ Tables (``results/tables/``):
 - ``representation.{csv,md}``: the representation endpoint (:mod:`slamags.report.representation`);
 - ``data_quality`` and ``runtime`` (:mod:`slamags.report.quality`).
 
-Every Markdown table has an HTML page beside it (:mod:`slamags.report.tables`). The figures are
-:mod:`slamags.report.figures`'.
+Every Markdown table has an HTML page beside it (:mod:`slamags.report.tables`); the figures are
+:mod:`slamags.report.figures`'; the statistics: :mod:`slamags.report.paired` (paired differences, intervals over
+simulations, the call rule) and :mod:`slamags.report.leaderboard` (the ranking); the landing page
+:mod:`slamags.report.landing`. Beside the workflow, for ``docs/``: :mod:`slamags.report.collect` (a run's small
+outputs into ``docs/``, or redrawn from them), :mod:`slamags.report.endpoints`, :mod:`slamags.report.surgery`,
+:mod:`slamags.report.mechanism`, :mod:`slamags.report.write_leaderboard`, :mod:`slamags.report.scale` and
+:mod:`slamags.report.sync`, each run as ``python -m slamags.report.<module>`` (or a ``slamags`` command).
 """
 
 from __future__ import annotations

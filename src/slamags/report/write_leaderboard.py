@@ -1,6 +1,6 @@
 """Write the leaderboard (``leaderboard.{csv,md,png}``) of a collected run folder, e.g. ``docs/leaderboard``.
 
-    python bench/leaderboard.py docs/leaderboard [docs/leaderboard-synthetic]
+    python -m slamags.report.write_leaderboard docs/leaderboard [docs/leaderboard-synthetic]
 
 Reads the folder's ``probe.csv`` and ``pretrain_metrics.parquet`` (``bench/study_collect.py`` writes them);
 the ranking and its intervals are :mod:`slamags.report.leaderboard`'s. A second folder, the generated-cell arm's,

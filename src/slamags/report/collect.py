@@ -1,12 +1,12 @@
 """Copy a finished study run's small outputs into the repository (``docs/study/`` by default).
 
-    python bench/study_collect.py RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
-    python bench/study_collect.py --redraw DEST      # redraw the figures that DEST's own files hold
+    python -m slamags.report.collect RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
+    python -m slamags.report.collect --redraw DEST      # redraw the figures that DEST's own files hold
 
 
 Copies the tables (``paper_table``, ``paired``, ``representation``, ``runtime``, ``all_runs.parquet``), every
 figure as PNG, the pretraining metrics of every encoder (one Parquet file), the probe results (CSV) and
-``endpoints.md`` (both endpoints with intervals over simulations, :mod:`study_summary`). ``bench/study.sh``
+``endpoints.md`` (both endpoints with intervals over simulations, :mod:`slamags.report.endpoints`). ``bench/study.sh``
 calls it after a run; call it again after regenerating a run's report with newer code.
 """
 
@@ -54,12 +54,11 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
         pd.DataFrame(probes).to_csv(dest / "probe.csv", index=False)
         copied.append("probe.csv")
     if (dest / "all_runs.parquet").exists():
-        sys.path.insert(0, str(Path(__file__).parent))
-        import study_summary
+        from slamags.report import endpoints
 
         buf = io.StringIO()
         with redirect_stdout(buf):
-            study_summary.main([str(dest / "all_runs.parquet"), "--bag-size", str(bag_size), "--top-k", str(top_k)])
+            endpoints.main([str(dest / "all_runs.parquet"), "--bag-size", str(bag_size), "--top-k", str(top_k)])
         (dest / "endpoints.md").write_text(buf.getvalue())
         copied.append("endpoints.md")
     return copied

@@ -7,7 +7,7 @@ Reads a study's ``all_runs.parquet`` (``docs/study/`` after ``bench/study.sh``) 
   simulations (n = bag seeds), and the chance level of each metric;
 - the representation, per (witness rate, method): the test-cell probe AUC, the same way.
 
-    python bench/study_summary.py docs/study/all_runs.parquet --bag-size 40 --top-k 5 > docs/study/endpoints.md
+    python -m slamags.report.endpoints docs/study/all_runs.parquet --bag-size 40 --top-k 5 > docs/study/endpoints.md
 """
 
 from __future__ import annotations
