@@ -35,8 +35,9 @@ def test_the_schema_and_the_report_take_their_methods_from_the_table():
         cfgmod.validate(load_config(pretrain={"methods": ["slamags"]}), check_paths=False)
 
 
-@pytest.mark.parametrize("module", ["pretrain", "paired", "figures", "report/__init__", "report/runs", "report/paper_table",
-                                    "report/representation", "leaderboard", "collapse", "wiring"])
+@pytest.mark.parametrize("module", ["pretrain", "report/paired", "report/figures", "report/__init__", "report/runs",
+                                    "report/paper_table", "report/representation", "report/leaderboard",
+                                    "report/scale", "collapse", "wiring"])
 def test_modules_name_no_method(module):
     """The trainer reads specs, and which method is the paper's comes from the method table (``paper=True``):
     no method name appears as a string in these modules' code."""

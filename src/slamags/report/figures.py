@@ -500,7 +500,7 @@ def scale_figure(table: pd.DataFrame, stem: str) -> list[str]:
         x = d["_x"].to_numpy(float) + (k - (len(methods) - 1) / 2) * 0.05
         y = d["eval_auc"].to_numpy(float)
         err = [y - d["eval_auc_low"].to_numpy(float), d["eval_auc_high"].to_numpy(float) - y]
-        bound = m in ("pixels", "supervised")
+        bound = set(d["kind"]) <= {"floor", "oracle"}      # the pixel floor and the supervised ceiling
         ax.errorbar(x, y, yerr=err, color=col[m], marker="o", ms=3.5, capsize=2, lw=1.2,
                     ls="--" if bound else "-", label=f"{m} (n={int(d['n_simulations'].min())} sims)")
     ax.set_xticks(range(len(points)))

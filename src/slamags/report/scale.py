@@ -109,7 +109,7 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
     lines.append("eval AUC: linear probe cross-fitted over every labelled cell outside the train bags "
                  "(slamags.evaluation); kNN F1: cosine 20-NN macro-F1 over the 7 classes. Paired by simulation (the same "
                  "bags); bold: the 95 % t-interval over simulations excludes 0 on at least 3 simulations; the oracle "
-                 "(supervised) is never called.")
+                 "(trained on true cell classes) is never called.")
     return "\n".join(lines) + "\n"
 
 

@@ -1,25 +1,22 @@
-"""Configuration: JSON-schema validation with one-line errors, defaults, derived values."""
+"""Validation: the JSON schema (one-line errors, defaults filled) and the checks of values that pass it one by one
+but break a run together."""
 
 from __future__ import annotations
 
 import copy
 import importlib.util
 import math
-import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jsonschema
 import yaml
 
 from slamags import SlamagsError
-from slamags.bags import cells_needed as bag_cells
 from slamags.bags import witness_count
-
-Config = dict[str, Any]
-
-DEFAULT_IMAGE_SIZE = {"tcia": 250}
+from slamags.config.capacity import check_capacity
+from slamags.config.derived import Config, _count_images, is_cohort, wr_tag
 
 
 def schema() -> dict[str, Any]:
@@ -43,10 +40,6 @@ def _is_integer(_checker: Any, value: Any) -> bool:
 _Validator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator,
     type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
-
-
-DEFAULT_DECODE_SIDE = 224
-"""The side (px) cells are decoded at when neither ``dataset.resize`` nor the data states one."""
 
 
 def defaults(section: str) -> dict[str, Any]:
@@ -100,15 +93,6 @@ def _sets(cfg: Any, path: tuple[str, ...]) -> bool:
     return True
 
 
-def expected_image_size(cfg: Config) -> int | None:
-    ds = cfg["dataset"]
-    if ds.get("image_size"):
-        return int(ds["image_size"])
-    if ds["kind"] == "synthetic":
-        return int(cfg["synthetic"]["image_size"])
-    return DEFAULT_IMAGE_SIZE.get(ds["kind"])
-
-
 def validate(cfg: Config, check_paths: bool = True) -> Config:
     """Validate ``cfg`` in place (defaults filled); raise :class:`SlamagsError` with one line."""
     sch = schema()
@@ -160,17 +144,6 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
     if check_paths:
         check_capacity(cfg)
     return cfg
-
-
-def is_cohort(cfg: Config) -> bool:
-    """Bags are real slides (``bags.source: cohort``), not simulated at witness rates."""
-    return cfg["bags"].get("source", "simulate") == "cohort"
-
-
-def witness_rates(cfg: Config) -> list[float]:
-    """The witness rates the workflow runs: the config's, or ``[0]`` for a cohort (no witness rate: its runs
-    are tagged ``wr 0`` in paths and tables, shown as "cohort")."""
-    return [0.0] if is_cohort(cfg) else list(cfg["bags"]["witness_rates"])
 
 
 def _validate_cohort(cfg: Config, check_paths: bool) -> None:
@@ -260,145 +233,3 @@ def _check_combiners(cfg: Config) -> None:
         if missing:
             raise SlamagsError(f"config key pretrain.methods.{i}: {m} needs {', '.join(missing)}, not installed; "
                                f"install it with {INSTALL_HINT}, or leave {m} out")
-
-
-def cells_needed(cfg: Config) -> dict[str, int]:
-    """Cells one bag simulation draws, per side, at the most demanding witness rate."""
-    b = cfg["bags"]
-    ks = [witness_count(w, b["bag_size"]) for w in b["witness_rates"]]
-    need = [bag_cells(b["n_train"], b["n_test"], b["bag_size"], k, b.get("reuse", False)) for k in (min(ks), max(ks))]
-    return {"negative": need[0]["negative"], "positive": need[1]["positive"]}
-
-
-def _count_images(folder: Path) -> int:
-    from slamags.index import IMAGE_SUFFIXES
-
-    return sum(1 for _, _, files in os.walk(folder) for f in files
-               if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES)
-
-
-def check_capacity(cfg: Config) -> None:
-    """Fail early when the dataset cannot hold the requested bags (counting files, not decoding them)."""
-    ds = cfg["dataset"]
-    if ds["kind"] == "synthetic":
-        have = {side: sum(cfg["synthetic"]["counts"].get(c, 0) for c in ds[f"{side}_classes"])
-                for side in ("negative", "positive")}
-    elif ds.get("root") and Path(ds["root"]).is_dir():
-        root, cap = Path(ds["root"]), ds.get("max_per_class") or math.inf
-        have = {side: sum(min(_count_images(root / c), cap) for c in ds[f"{side}_classes"])
-                for side in ("negative", "positive")}
-    else:
-        return
-    for side, need in cells_needed(cfg).items():
-        if have[side] < need:
-            b = cfg["bags"]
-            raise SlamagsError(
-                f"config key bags: {b['n_train'] + b['n_test']} bags per label of {b['bag_size']} cells need "
-                f"{need} {side} cells ({'+'.join(ds[f'{side}_classes'])}), the dataset has {have[side]}; "
-                "lower bags.bag_size/n_train/n_test or use more data"
-                + ("" if b.get("reuse") else " (or bags.reuse: true, which draws cells anew for every bag)"))
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is written twice (first on line {seen[key] + 1})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
-
-
-def read_yaml(path: str | Path) -> Config:
-    """Parse one config file; a YAML mistake gives one line with the file, line and column."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise SlamagsError(f"config file {path} cannot be read ({e.strerror or type(e).__name__})") from e
-    try:
-        cfg = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or type(e).__name__
-        hint = " (indent with spaces, not tabs)" if "\\t" in str(problem) or "\t" in str(problem) else ""
-        raise SlamagsError(f"config file {path}{where}: {problem}{hint}; fix the YAML") from e
-    if cfg is None:
-        raise SlamagsError(f"config file {path} is empty; write its settings as 'key: value' lines "
-                           "(see config/config.yaml), or leave the file out")
-    if not isinstance(cfg, dict):
-        raise SlamagsError(f"config file {path}: the top level is a {type(cfg).__name__}, not 'key: value' "
-                           "settings (see config/config.yaml)")
-    return cfg
-
-
-def merge(base: Config, over: Config) -> Config:
-    """``over`` merged into ``base`` key by key, as Snakemake merges --configfile files."""
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            merge(base[k], v)
-        else:
-            base[k] = copy.deepcopy(v)
-    return base
-
-
-def load(paths: Sequence[str | Path], check_paths: bool = True) -> Config:
-    """Read config files in order (later ones override earlier ones), then validate."""
-    cfg: Config = {}
-    raw = []
-    for p in paths:
-        raw.append((p, read_yaml(p)))
-        merge(cfg, copy.deepcopy(raw[-1][1]))
-    try:
-        return validate(cfg, check_paths=check_paths)
-    except SlamagsError as e:
-        path = getattr(e, "key_path", ())
-        where = [str(p) for p, own in raw if path and _sets(own, path)]
-        if len(paths) > 1 and where:
-            raise SlamagsError(f"{e} (set in {where[-1]})") from e
-        raise
-
-
-MIN_PRETRAIN_STEPS = 500   # below this many SGD steps per encoder a run is labelled under-trained
-
-
-def pretrain_steps(cfg: Config) -> int:
-    """SGD steps per encoder: epochs x batches per epoch over the train cells of one simulation (both labels)."""
-    b, pre = cfg["bags"], cfg["pretrain"]
-    if is_cohort(cfg):      # the cells of the train share of the slides, counted (not decoded)
-        root = Path(cfg["dataset"].get("root") or "")
-        cells = _count_images(root) * (1 - cfg["cohort"]["test_fraction"]) if root.is_dir() else 0
-        return pre["epochs"] * max(1, math.ceil(cells / pre["batch_size"]))
-    return pre["epochs"] * math.ceil(2 * b["n_train"] * b["bag_size"] / pre["batch_size"])
-
-
-def demonstration_note(cfg: Config) -> str:
-    """The notice that opens every table and the report: a demonstration on generated cells
-    (``dataset.kind: synthetic``, as the default ``config/config.yaml``), and, whatever the data, an under-trained
-    run (fewer than :data:`MIN_PRETRAIN_STEPS` SGD steps per encoder). Empty for neither."""
-    parts = []
-    pre = cfg["pretrain"]
-    if cfg["dataset"]["kind"] == "synthetic":
-        parts.append(f"Demonstration run on generated cells ({cfg['synthetic']['image_size']} px, {pre['epochs']} "
-                     "pretraining epochs): its numbers show that the pipeline works, not how SLAM-AGS compares on "
-                     "real cells (see RESULTS.md for the study on real cells).")
-    steps = pretrain_steps(cfg)
-    if steps < MIN_PRETRAIN_STEPS:
-        parts.append(f"Under-trained: {steps} SGD steps per encoder, fewer than the {MIN_PRETRAIN_STEPS} below which "
-                     "this project calls no pretraining result; raise pretrain.epochs (the study runs 525 steps, "
-                     "the paper about 11,700).")
-    return " ".join(parts)
-
-
-def wr_tag(wr: float) -> str:
-    """The ``{wr}`` wildcard value of a witness rate, e.g. 0.005 -> ``0.005``."""
-    return f"{wr:g}"
