@@ -99,7 +99,7 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
                     continue
                 r = r.iloc[0]
                 if what == "level":
-                    cells.append(_cell(r["eval_auc"], r["eval_auc_low"], r["eval_auc_high"]) + f" (n={r['n_simulations']})")
+                    cells.append(_cell(r["eval_auc"], r["eval_auc_low"], r["eval_auc_high"]) + f" (n={int(r['n_simulations'])})")
                 else:
                     col = "eval_auc" if what == "diff" else "knn_f1"
                     txt = _cell(r[f"{col}_diff"], r[f"{col}_diff_low"], r[f"{col}_diff_high"], signed=True)
