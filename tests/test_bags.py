@@ -102,3 +102,13 @@ def test_reused_cells_stay_in_one_split_and_once_per_bag(wr, seed):
 def test_reuse_needs_pools_that_fill_one_bag_per_split():
     with pytest.raises(SlamagsError, match="need 1000 usable negative cells"):
         simulate(make_index(900, 200), 0.1, 0, 400, 6, 4, ["LYT"], ["BLA"], reuse=True)
+
+
+def test_every_table_of_a_reusing_run_says_so():
+    from helpers import REPO
+    from slamags import config as cfgmod
+
+    base = [REPO / "config" / "config.yaml", REPO / "configs" / "study.yaml", REPO / "configs" / "study-synthetic.yaml"]
+    reusing = cfgmod.load(base + [REPO / "configs" / "paper-rates.yaml"], check_paths=False)
+    assert "Cells reused across bags" in cfgmod.demonstration_note(reusing)
+    assert "reused" not in cfgmod.demonstration_note(cfgmod.load(base, check_paths=False))

@@ -54,11 +54,16 @@ def rate_label(wr: float | str) -> str:
     return "cohort" if float(wr) == 0 else f"{float(wr) * 100:g} %"
 
 
+def cohort_rates(wrs) -> bool:
+    """Whether the rates of a table or figure are a cohort's (every ``wr`` 0): real slides have no witness rate,
+    and their seeds split patients into train and test."""
+    return all(float(w) == 0 for w in wrs)
+
+
 def rate_columns(wrs) -> list[str]:
     """The headings of a table's rate and seed-count columns: ``["wr", "n (bag seeds)"]``, or for a cohort
-    (every ``wr`` 0) ``["bags", "n (split seeds)"]``: real slides have no witness rate, and a seed splits their
-    patients into train and test."""
-    return ["bags", "n (split seeds)"] if all(float(w) == 0 for w in wrs) else ["wr", "n (bag seeds)"]
+    (:func:`cohort_rates`) ``["bags", "n (split seeds)"]``."""
+    return ["bags", "n (split seeds)"] if cohort_rates(wrs) else ["wr", "n (bag seeds)"]
 
 
 def rate_heading(wr: float | str) -> str:
@@ -76,8 +81,9 @@ def cells_needed(n_train: int, n_test: int, bag_size: int, k: int, reuse: bool =
     return {"negative": n_bags * bag_size + n_bags * (bag_size - k), "positive": n_bags * k}
 
 
-REUSE_NOTE = ("cells reused across bags: each bag drawn anew from disjoint train and test pools "
-              "(bags.reuse, Ilse et al. 2018)")
+REUSE_NOTE = ("Cells reused across bags: each bag drawn anew from disjoint train and test pools "
+              "(bags.reuse, Ilse et al. 2018).")
+"""What every table of a run with ``bags.reuse`` says (:func:`slamags.config.demonstration_note`)."""
 
 
 def _pools(cells: pd.DataFrame, n_train: int, n_test: int, rng: np.random.Generator) -> dict[str, pd.DataFrame]:
@@ -117,13 +123,19 @@ def simulate(index: pd.DataFrame, wr: float, seed: int, bag_size: int, n_train: 
     p_at = n_at = 0
     for j, (split, label) in enumerate(_bag_plan(n_train, n_test, rng)):
         n_pos = k if label == 1 else 0
-        cells = pd.concat([pos_ids.iloc[p_at:p_at + n_pos].assign(instance_label=1),
-                           neg_ids.iloc[n_at:n_at + bag_size - n_pos].assign(instance_label=0)])
+        frames.append(_bag(pos_ids.iloc[p_at:p_at + n_pos], neg_ids.iloc[n_at:n_at + bag_size - n_pos],
+                           j, split, label, rng))
         p_at += n_pos
         n_at += bag_size - n_pos
-        cells = cells.iloc[rng.permutation(len(cells))]
-        frames.append(cells.assign(bag_id=f"bag{j:04d}", split=split, bag_label=label))
     return _finish(frames)
+
+
+def _bag(witnesses: pd.DataFrame, normals: pd.DataFrame, j: int, split: str, label: int,
+         rng: np.random.Generator) -> pd.DataFrame:
+    """Bag ``j``: its witnesses and normal cells, labelled and shuffled so that order carries no label."""
+    cells = pd.concat([witnesses.assign(instance_label=1), normals.assign(instance_label=0)])
+    cells = cells.iloc[rng.permutation(len(cells))]
+    return cells.assign(bag_id=f"bag{j:04d}", split=split, bag_label=label)
 
 
 def _bag_plan(n_train: int, n_test: int, rng: np.random.Generator) -> list[tuple[str, int]]:
@@ -147,10 +159,8 @@ def _simulate_reusing(pos: pd.DataFrame, neg: pd.DataFrame, k: int, bag_size: in
     for j, (split, label) in enumerate(_bag_plan(n_train, n_test, rng)):
         n_pos = k if label == 1 else 0
         p, q = pools["positive"][split], pools["negative"][split]
-        cells = pd.concat([p.iloc[rng.choice(len(p), n_pos, replace=False)].assign(instance_label=1),
-                           q.iloc[rng.choice(len(q), bag_size - n_pos, replace=False)].assign(instance_label=0)])
-        cells = cells.iloc[rng.permutation(len(cells))]
-        frames.append(cells.assign(bag_id=f"bag{j:04d}", split=split, bag_label=label))
+        frames.append(_bag(p.iloc[rng.choice(len(p), n_pos, replace=False)],
+                           q.iloc[rng.choice(len(q), bag_size - n_pos, replace=False)], j, split, label, rng))
     return _finish(frames)
 
 

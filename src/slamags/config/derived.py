@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from slamags.bags import REUSE_NOTE
+
 
 
 
@@ -59,14 +61,17 @@ def pretrain_steps(cfg: Config) -> int:
 
 def demonstration_note(cfg: Config) -> str:
     """The notice that opens every table and the report: a demonstration on generated cells
-    (``dataset.kind: synthetic``, as the default ``config/config.yaml``), and, whatever the data, an under-trained
-    run (fewer than :data:`MIN_PRETRAIN_STEPS` SGD steps per encoder). Empty for neither."""
+    (``dataset.kind: synthetic``, as the default ``config/config.yaml``), cells reused across bags
+    (``bags.reuse``: :data:`slamags.bags.REUSE_NOTE`), and, whatever the data, an under-trained
+    run (fewer than :data:`MIN_PRETRAIN_STEPS` SGD steps per encoder). Empty for none of them."""
     parts = []
     pre = cfg["pretrain"]
     if cfg["dataset"]["kind"] == "synthetic":
         parts.append(f"Demonstration run on generated cells ({cfg['synthetic']['image_size']} px, {pre['epochs']} "
                      "pretraining epochs): its numbers show that the pipeline works, not how SLAM-AGS compares on "
                      "real cells (see RESULTS.md for the study on real cells).")
+    if cfg["bags"].get("reuse") and not is_cohort(cfg):
+        parts.append(REUSE_NOTE)
     steps = pretrain_steps(cfg)
     if steps < MIN_PRETRAIN_STEPS:
         parts.append(f"Under-trained: {steps} SGD steps per encoder, fewer than the {MIN_PRETRAIN_STEPS} below which "

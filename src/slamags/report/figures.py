@@ -29,7 +29,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from slamags.bags import has_cell_labels, rate_heading, rate_label
+from slamags.bags import cohort_rates, has_cell_labels, rate_heading, rate_label
 from slamags.io import save_figure
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank
 from slamags.mosaic import cell_mosaic
@@ -89,7 +89,7 @@ def metric_vs_wr_figure(runs: pd.DataFrame, metric: str, ylabel: str, bag_size: 
     tick per rate at chance (:func:`chance_level`). ``n`` counts simulations (bag seeds): the MIL seeds of one
     simulation share its encoders and are not independent runs."""
     summary = summarise(runs)
-    cohort = bool((summary["wr"] == 0).all())     # real slides: no witness rate, seeds split patients
+    cohort = cohort_rates(summary["wr"])          # real slides: no witness rate, seeds split patients
     unit = "splits" if cohort else "sims"
     n_sims = runs.groupby(["mil", "method"])["seed"].nunique().to_dict()
     mils = sorted(summary["mil"].unique())

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_columns, rate_label
+from slamags.bags import cohort_rates, rate_columns, rate_label
 from slamags.report.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
@@ -158,7 +158,7 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     ours = paired["ours"].iloc[0]
     n_cmp = int((paired["n_pairs"] > 0).sum())
     called = int(paired["called"].sum())
-    shared = ("split seed" if rate_columns(paired["wr"])[0] == "bags" else "witness rate, bag seed")
+    shared = "split seed" if cohort_rates(paired["wr"]) else "witness rate, bag seed"
     note = (f"\nΔ: mean paired difference over runs that share MIL model, {shared} and MIL seed; each "
             "simulation's MIL seeds are averaged first, so each simulation weighs the same. n: pairs (simulations). "
             "Interval: 95 % Student-t interval over the simulation means (the simulation is the unit of "
