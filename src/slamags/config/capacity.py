@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from slamags import SlamagsError
 from slamags.bags import cells_needed as bag_cells
 from slamags.bags import witness_count
-from slamags.config.derived import Config, _count_images
+from slamags.config.derived import Config, count_images
 
 
 def cells_needed(cfg: Config) -> dict[str, int]:
@@ -20,8 +19,6 @@ def cells_needed(cfg: Config) -> dict[str, int]:
     return {"negative": need[0]["negative"], "positive": need[1]["positive"]}
 
 
-
-
 def check_capacity(cfg: Config) -> None:
     """Fail early when the dataset cannot hold the requested bags (counting files, not decoding them)."""
     ds = cfg["dataset"]
@@ -30,7 +27,7 @@ def check_capacity(cfg: Config) -> None:
                 for side in ("negative", "positive")}
     elif ds.get("root") and Path(ds["root"]).is_dir():
         root, cap = Path(ds["root"]), ds.get("max_per_class") or math.inf
-        have = {side: sum(min(_count_images(root / c), cap) for c in ds[f"{side}_classes"])
+        have = {side: sum(min(count_images(root / c), cap) for c in ds[f"{side}_classes"])
                 for side in ("negative", "positive")}
     else:
         return

@@ -11,8 +11,6 @@ from typing import Any
 from slamags.bags import REUSE_NOTE
 
 
-
-
 Config = dict[str, Any]
 
 
@@ -52,7 +50,7 @@ def pretrain_steps(cfg: Config) -> int:
     b, pre = cfg["bags"], cfg["pretrain"]
     if is_cohort(cfg):      # the cells of the train share of the slides, counted (not decoded)
         root = Path(cfg["dataset"].get("root") or "")
-        cells = _count_images(root) * (1 - cfg["cohort"]["test_fraction"]) if root.is_dir() else 0
+        cells = count_images(root) * (1 - cfg["cohort"]["test_fraction"]) if root.is_dir() else 0
         per_epoch = max(1, math.ceil(cells / pre["batch_size"]))
     else:
         per_epoch = math.ceil(2 * b["n_train"] * b["bag_size"] / pre["batch_size"])
@@ -84,7 +82,7 @@ def wr_tag(wr: float) -> str:
     """The ``{wr}`` wildcard value of a witness rate, e.g. 0.005 -> ``0.005``."""
     return f"{wr:g}"
 
-def _count_images(folder: Path) -> int:
+def count_images(folder: Path) -> int:
     from slamags.index import IMAGE_SUFFIXES
 
     return sum(1 for _, _, files in os.walk(folder) for f in files

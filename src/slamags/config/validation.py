@@ -16,7 +16,7 @@ import yaml
 from slamags import SlamagsError
 from slamags.bags import witness_count
 from slamags.config.capacity import check_capacity
-from slamags.config.derived import Config, _count_images, is_cohort, wr_tag
+from slamags.config.derived import Config, count_images, is_cohort, wr_tag
 
 
 def schema() -> dict[str, Any]:
@@ -169,7 +169,7 @@ def _validate_cohort(cfg: Config, check_paths: bool) -> None:
                                "holding one sub-folder of cells per slide")
         cohort = read_cohort(co["table"])
         root = Path(ds["root"])
-        empty = [s for s in cohort["slide_id"] if not (root / s).is_dir() or _count_images(root / s) == 0]
+        empty = [s for s in cohort["slide_id"] if not (root / s).is_dir() or count_images(root / s) == 0]
         if empty:
             why = "an empty folder" if (root / empty[0]).is_dir() else "no folder"
             raise SlamagsError(f"cohort table {co['table']}: slide {empty[0]!r} has no cells ({why} "
