@@ -33,3 +33,12 @@ def test_points_are_compared_with_simclr_separately_and_tagged(tmp_path, capsys)
     md = (out / "scale.md").read_text()
     assert "| method | 32 px, 525 steps | 64 px, 525 steps |" in md and (out / "scale.png").stat().st_size > 0
     assert not (out / "scale.pdf").exists()
+
+
+def test_a_point_folder_without_results_is_one_line(tmp_path):
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["scale-collect", str(tmp_path / "out"), "--config", str(REPO / "configs" / "scale.yaml"),
+                  "--point", "64", "525", str(tmp_path / "empty")])
+    message = str(stop.value.code)
+    assert "\n" not in message and "scale point" in message and "run the point first" in message
+    assert not (tmp_path / "out" / "probe.csv").exists()

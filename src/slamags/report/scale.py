@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from slamags import SlamagsError
 from slamags.report.leaderboard import leaderboard
 from slamags.methods import REFERENCE_METHOD, ordered
 
@@ -39,7 +40,8 @@ def read_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     probes = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(str(folder / "results/embed/*/*/*/probe.json")))]
     metrics = [pd.read_parquet(p) for p in sorted(glob.glob(str(folder / "results/pretrain/*/*/*/metrics.parquet")))]
     if not probes or not metrics:
-        raise FileNotFoundError(f"{folder}: no probe.json / metrics.parquet under results/; run the point first")
+        raise SlamagsError(f"scale point {folder}: no probe.csv, and no results/embed/*/*/*/probe.json with "
+                           "results/pretrain/*/*/*/metrics.parquet; run the point first or name its folder")
     return pd.DataFrame(probes), pd.concat(metrics, ignore_index=True)
 
 
