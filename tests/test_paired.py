@@ -3,8 +3,8 @@ from scipy import stats
 import pandas as pd
 import pytest
 
-from slamags.report.paired import (MIN_BAG_SEEDS_FOR_CLAIM, expected_false_calls, is_called, paired_differences,
-                            paired_markdown, simulation_interval, t_interval)
+from slamags.report.paired import (MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, is_called,
+                                   paired_differences, paired_markdown, simulation_interval, t_interval)
 
 
 def runs_table(effect=0.1, n_seeds=3, n_mil_seeds=4, seed=0):
@@ -124,6 +124,36 @@ def test_the_interval_is_students_t_on_the_simulation_means():
     mean, lo, hi, n = simulation_interval(d, sim)
     assert n == 4 and mean == pytest.approx(means.mean())
     assert (lo, hi) == pytest.approx((means.mean() - half, means.mean() + half), rel=1e-9)
+
+
+def test_compare_is_the_formula_with_one_or_several_entries_per_simulation():
+    """compare, which every table uses, written out here: the level is the mean of the simulation means with
+    t_{0.975, S-1} sd / sqrt(S); the difference is over the entries both have, simulations weighed equally."""
+    t3 = 3.182446305284263                                   # t_{0.975, 3}
+    # one entry per simulation (the leaderboard, the representation table); simulation 4 has no reference
+    mine = pd.Series([0.80, 0.70, 0.75, 0.90, 0.60], index=[0, 1, 2, 3, 4])
+    ref = pd.Series([0.70, 0.72, 0.70, 0.80], index=[0, 1, 2, 3])
+    c = compare(mine, ref)
+    level = mine.to_numpy()
+    t4 = 2.7764451051977987                                  # t_{0.975, 4}
+    half = t4 * level.std(ddof=1) / np.sqrt(5)
+    assert (c["mean"], c["low"], c["high"]) == pytest.approx((level.mean(), level.mean() - half, level.mean() + half))
+    d = np.array([0.10, -0.02, 0.05, 0.10])
+    assert c["n"] == 4 and c["n_pairs"] == 4 and c["wins"] == 3 and c["ties"] == 0
+    assert (c["diff"], c["diff_low"], c["diff_high"]) == pytest.approx(
+        (d.mean(), d.mean() - t3 * d.std(ddof=1) / 2, d.mean() + t3 * d.std(ddof=1) / 2))
+    assert c["sd"] == pytest.approx(d.std(ddof=1)) and c["called"] == is_called(c["diff_low"], c["diff_high"], 4)
+    # several MIL seeds per simulation (the paired table): simulation means first
+    sims = [0, 0, 1, 1, 1, 2, 3]
+    x = pd.Series([0.9, 0.7, 0.6, 0.6, 0.9, 0.8, 0.5], index=sims)
+    y = pd.Series([0.8, 0.8, 0.5, 0.6, 0.7, 0.6, 0.5], index=sims)
+    c = compare(x, y)
+    means = np.array([0.8, 0.7, 0.8, 0.5])
+    dm = np.array([0.0, 0.1, 0.2, 0.0])
+    assert c["mean"] == pytest.approx(means.mean()) and c["n"] == 4 and c["n_pairs"] == 7
+    assert c["diff"] == pytest.approx(dm.mean()) and c["ties"] == 2 and c["wins"] == 4
+    assert c["diff_high"] == pytest.approx(dm.mean() + t3 * dm.std(ddof=1) / 2)
+    assert set(compare(x)) == {"mean", "low", "high"}        # no reference: the level only
 
 
 def test_paired_differences_uses_the_simulation_interval():

@@ -38,6 +38,11 @@ import torch
 import torch.nn.functional as F
 
 COLUMNS = ("neg_mean_cos", "pos_mean_cos", "effective_rank", "uniformity")
+# two readings of ``neg_mean_cos``, each with its one home: a head whose last-epoch cosine is at or above
+# COLLAPSED counts as collapsed (the leaderboard's column); the first step at which the cosine reaches
+# COLLAPSE_ONSET dates the collapse inside epoch 1 (docs/mechanism, docs/leaderboard/surgery.md)
+COLLAPSED = 0.9
+COLLAPSE_ONSET = 0.99
 HELDOUT_COLUMN = "probe_auc_heldout"
 
 

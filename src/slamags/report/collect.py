@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from slamags.io import write_text
+
 TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "representation.md", "representation.csv",
           "runtime.md", "all_runs.parquet")
 
@@ -64,6 +66,15 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
     return copied
 
 
+def _rewrite(path: Path, md: str) -> None:
+    """Write the Markdown table ``md`` to ``path``, keeping the note that opens the file the run wrote (the
+    demonstration or reuse notice, in italics before the first blank line)."""
+    old = path.read_text() if path.exists() else ""
+    first, _, rest = old.partition("\n\n")
+    note = first if rest and first.startswith("*") and first.endswith("*") and "|" not in first else ""
+    write_text(f"{note}\n\n{md}" if note else md, path)
+
+
 def redraw(dest: Path) -> list[str]:
     """Recompute, with this checkout's code, every table and figure whose data ``dest`` holds: the paired
     differences and the representation endpoint (intervals over simulations), F1 and Top-K against the witness
@@ -83,7 +94,7 @@ def redraw(dest: Path) -> list[str]:
     if (dest / "probe.csv").exists():
         rep = representation_table(pd.read_csv(dest / "probe.csv"), pm)
         rep.to_csv(dest / "representation.csv", index=False)
-        (dest / "representation.md").write_text(representation_markdown(rep))
+        _rewrite(dest / "representation.md", representation_markdown(rep))
         drawn += ["representation.csv", "representation.md"]
     low = pm[pm["wr"] == pm["wr"].min()]
     first = low[low["seed"] == low["seed"].min()]
@@ -97,11 +108,11 @@ def redraw(dest: Path) -> list[str]:
             from slamags.report.paper_table import table_markdown
             from slamags.report.runs import summarise
 
-            (dest / "paper_table.md").write_text(table_markdown(summarise(runs), top_k, runs))
+            _rewrite(dest / "paper_table.md", table_markdown(summarise(runs), top_k, runs))
             drawn.append("paper_table.md")
             paired = paired_differences(runs)
             paired.to_csv(dest / "paired.csv", index=False)
-            (dest / "paired.md").write_text(paired_markdown(paired))
+            _rewrite(dest / "paired.md", paired_markdown(paired))
             drawn += ["paired.csv", "paired.md"]
             figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"), bag_size, top_k)
             figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"), bag_size, top_k)

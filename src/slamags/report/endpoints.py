@@ -24,7 +24,7 @@ from slamags.report.paired import t_interval
 from slamags.report.tables import pipe_table
 
 
-def per_simulation(runs: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
+def mil_seed_mean(runs: pd.DataFrame, metric: str, by: list[str]) -> pd.DataFrame:
     """Mean over MIL seeds per (by..., seed): one value per simulation."""
     return runs.groupby(by + ["seed"], as_index=False)[metric].mean()
 
@@ -54,7 +54,7 @@ def bag_level(runs: pd.DataFrame, bag_size: int, top_k: int) -> str:
             for m in ordered(d.loc[d["wr"] == wr, "method"]):
                 dd = d[(d["wr"] == wr) & (d["method"] == m)]
                 rows.append([f"{wr * 100:g} %", m, dd["seed"].nunique()]
-                            + [cell(per_simulation(dd, c, ["method"])[c].to_numpy(float)) for c, _ in metrics])
+                            + [cell(mil_seed_mean(dd, c, ["method"])[c].to_numpy(float)) for c, _ in metrics])
             level = chance(wr, bag_size, top_k)
             rows.append([f"{wr * 100:g} %", "*chance*", ""] + [level[c] for c, _ in metrics])
         head = ["wr", "method", "n (bag seeds)"] + [f"{name} [95 % t-interval]" for _, name in metrics]

@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from slamags.collapse import COLLAPSED
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
-from slamags.report.paired import expected_false_calls, is_called, resolvable_difference, simulation_interval, t_interval
-from slamags.report.representation import per_simulation
+from slamags.report.paired import compare, expected_false_calls, resolvable_difference
+from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
-COLLAPSED = 0.9     # mean cosine within negative-bag cells at or above which a head counts as collapsed
 
 
 def kind(method: str) -> str:
@@ -78,18 +78,13 @@ ENDPOINTS = (("eval_auc", "eval AUC"), ("knn_f1", "kNN F1"), ("probe_auc", "prob
 
 
 def _compare(values: pd.Series, reference: pd.Series, prefix: str, method: str, ref_name: str) -> dict[str, Any]:
-    """Mean and t-interval of ``values`` (per simulation) and its paired difference to ``reference``."""
-    v = values.astype(float).dropna()
-    lo, hi = t_interval(v.to_numpy())
-    row: dict[str, Any] = {prefix: float(v.mean()) if len(v) else float("nan"), f"{prefix}_low": lo,
-                           f"{prefix}_high": hi}
-    d = (v - reference.astype(float)).dropna() if method != ref_name and len(reference) else pd.Series(dtype=float)
-    mean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-    row.update({f"{prefix}_diff": mean, f"{prefix}_diff_low": dlo, f"{prefix}_diff_high": dhi,
-                f"{prefix}_diff_called": is_called(dlo, dhi, n) and counted(method),
-                f"{prefix}_diff_sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
-                f"{prefix}_wins": int((d > 0).sum()), f"{prefix}_n": int(n)})
-    return row
+    """:func:`slamags.report.paired.compare` of ``values`` (per simulation) with ``reference``, under the
+    leaderboard's column names; the oracle's difference is never called."""
+    c = compare(values, reference if method != ref_name and len(reference) else values.iloc[:0])
+    return {prefix: c["mean"], f"{prefix}_low": c["low"], f"{prefix}_high": c["high"], f"{prefix}_diff": c["diff"],
+            f"{prefix}_diff_low": c["diff_low"], f"{prefix}_diff_high": c["diff_high"],
+            f"{prefix}_diff_called": c["called"] and counted(method), f"{prefix}_diff_sd": c["sd"],
+            f"{prefix}_wins": c["wins"], f"{prefix}_n": c["n"]}
 
 
 def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE,
@@ -101,7 +96,7 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
     ``_high``, ``_called``, ``_sd``, ``_wins``, ``_n``); the oracle's is never called. With ``bag_runs``
     (``all_runs.parquet`` of the generated-cell arm), each method of that arm also gets its bag F1 per MIL model
     (``bag_f1_<mil>``) and whether its difference to ``reference`` is called (``bag_f1_<mil>_called``)."""
-    per_sim = per_simulation(probes, pretrain_metrics)
+    per_sim = encoder_rows(probes, pretrain_metrics)
     n_methods = per_sim["method"].nunique()
     complete = per_sim.groupby("seed")["method"].nunique()
     keep = complete[complete == n_methods].index
@@ -260,14 +255,12 @@ def bag_level(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
             mine = sims.loc[method]
             row: dict[str, Any] = {"mil": mil, "wr": float(wr), "method": method, "n_simulations": len(mine)}
             for col, _ in BAG_METRICS:
-                lo, hi = t_interval(mine[col].to_numpy())
-                row.update({col: float(mine[col].mean()), f"{col}_low": lo, f"{col}_high": hi})
-                if method == reference or reference not in sims.index.get_level_values(0):
-                    continue
-                d = (mine[col] - sims.loc[reference][col]).dropna()
-                mean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-                row.update({f"{col}_diff": mean, f"{col}_diff_low": dlo, f"{col}_diff_high": dhi,
-                            f"{col}_diff_called": is_called(dlo, dhi, n)})
+                has_reference = method != reference and reference in sims.index.get_level_values(0)
+                c = compare(mine[col], sims.loc[reference][col] if has_reference else None)
+                row.update({col: c["mean"], f"{col}_low": c["low"], f"{col}_high": c["high"]})
+                if has_reference:
+                    row.update({f"{col}_diff": c["diff"], f"{col}_diff_low": c["diff_low"],
+                                f"{col}_diff_high": c["diff_high"], f"{col}_diff_called": c["called"]})
             rows.append(row)
     return pd.DataFrame(rows)
 

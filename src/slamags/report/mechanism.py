@@ -1,11 +1,11 @@
 """Does the learning rate cause the collapse? The mechanism arm (lr 1e-3 with warm-up) against the same
 simulations at the study's lr 1e-2.
 
-    python -m slamags.report.mechanism docs/mechanism docs/leaderboard > docs/mechanism/summary.md
+    python -m slamags.report.mechanism docs/mechanism docs/leaderboard/v1 > docs/mechanism/summary.md
 
 Per method and simulation, from each folder's ``pretrain_metrics.parquet`` and ``pretrain_steps.parquet``:
 the first logged step of epoch 1 at which the shared head's mean cosine within negative-bag cells reaches
-0.99, that cosine at the end of epoch 1 and at the last epoch, the epoch-mean task-gradient norm ratio, and
+``slamags.collapse.COLLAPSE_ONSET`` (0.99), that cosine at the end of epoch 1 and at the last epoch, the epoch-mean task-gradient norm ratio, and
 the last held-out AUC. Then the paired difference lr 1e-3 minus lr 1e-2 of the held-out AUC and of the
 last-epoch cosine, by simulation, with a Student-t 95 % interval over the simulations.
 """
@@ -17,21 +17,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from slamags.collapse import COLLAPSE_ONSET
 from slamags.methods import ordered
-from slamags.report.paired import is_called, simulation_interval
+from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
 from slamags.report.tables import pipe_table
 
-COLLAPSE = 0.99
 
 
-def per_simulation(folder: Path, methods: list[str]) -> pd.DataFrame:
+def collapse_rows(folder: Path, methods: list[str]) -> pd.DataFrame:
+    """One row per (method, simulation) of a run folder: the first step at which the negative-bag cosine reaches
+    :data:`slamags.collapse.COLLAPSE_ONSET`, that cosine after epoch 1 and at the last epoch, the norm ratio and
+    the held-out AUC."""
     metrics = pd.read_parquet(folder / "pretrain_metrics.parquet")
     steps = pd.read_parquet(folder / "pretrain_steps.parquet")
     rows = []
     for (method, seed), df in metrics[metrics["method"].isin(methods)].groupby(["method", "seed"]):
         df = df.sort_values("epoch")
         inside = steps[(steps["method"] == method) & (steps["seed"] == seed)].sort_values("step")
-        reached = inside.loc[inside["neg_mean_cos"] >= COLLAPSE, "step"]
+        reached = inside.loc[inside["neg_mean_cos"] >= COLLAPSE_ONSET, "step"]
         rows.append({"method": method, "seed": int(seed), "lr": float(df["lr"].max()),
                      "collapse_step": int(reached.iloc[0]) if len(reached) else None,
                      "cos_epoch1": float(df["neg_mean_cos"].iloc[0]), "cos_last": float(df["neg_mean_cos"].iloc[-1]),
@@ -41,8 +44,8 @@ def per_simulation(folder: Path, methods: list[str]) -> pd.DataFrame:
 
 
 def main(slow_folder: str, fast_folder: str) -> None:
-    slow = per_simulation(Path(slow_folder), ["slam", "slam_ags"])
-    fast = per_simulation(Path(fast_folder), ["slam", "slam_ags"])
+    slow = collapse_rows(Path(slow_folder), ["slam", "slam_ags"])
+    fast = collapse_rows(Path(fast_folder), ["slam", "slam_ags"])
     fast = fast[fast["seed"].isin(slow["seed"])]
     both = pd.concat([slow.assign(arm="lr 1e-3, warm-up"), fast.assign(arm="lr 1e-2")], ignore_index=True)
     rows = []
@@ -52,23 +55,22 @@ def main(slow_folder: str, fast_folder: str) -> None:
                      f"{df['cos_epoch1'].mean():.3f}", f"{df['cos_last'].mean():.3f}", f"{df['norm_ratio'].mean():.3f}",
                      f"{df['heldout'].mean():.3f}"])
     print("## The collapse at two learning rates\n")
-    print(pipe_table(["arm", "method", "simulations", f"first step at cos ≥ {COLLAPSE} (epoch 1)",
+    print(pipe_table(["arm", "method", "simulations", f"first step at cos ≥ {COLLAPSE_ONSET} (epoch 1)",
                       "neg cos, end of epoch 1", "neg cos, last epoch", "norm ratio", "held-out AUC"], rows))
     diffs = []
     for method in ordered(slow["method"]):
         a = slow[slow["method"] == method].set_index("seed")
         b = fast[fast["method"] == method].set_index("seed")
         for col, name in (("heldout", "held-out AUC, last epoch"), ("cos_last", "neg cos, last epoch")):
-            d = (a[col] - b[col]).dropna()
-            mean, lo, hi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-            interval = "no interval" if pd.isna(lo) else f"[{lo:+.3f}, {hi:+.3f}]"
-            diffs.append([method, name, n, f"{mean:+.3f} {interval}", "yes" if is_called(lo, hi, n) else "no"])
+            c = compare(a[col], b[col])
+            interval = "no interval" if pd.isna(c["diff_low"]) else f"[{c['diff_low']:+.3f}, {c['diff_high']:+.3f}]"
+            diffs.append([method, name, c["n"], f"{c['diff']:+.3f} {interval}", "yes" if c["called"] else "no"])
     print("\n## lr 1e-3 with warm-up minus lr 1e-2, paired by simulation\n")
     print(pipe_table(["method", "endpoint", "n", "Δ [95 % t]", "called"], diffs))
     print(f"\nShared head (slam and slam_ags have one projector for both tasks); cosine: mean pairwise cosine within "
           f"negative-bag cells of the fixed probe set; norm ratio: |g_similarity| / |g_NT-Xent|, mean of the epoch "
           f"means (1: surgery is the plain sum). Δ: Student-t 95 % interval over the simulations' differences; "
-          f"called: it excludes 0 with at least 3 simulations.")
+          f"called: it excludes 0 with at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations.")
 
 
 if __name__ == "__main__":

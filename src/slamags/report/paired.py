@@ -80,6 +80,36 @@ def is_called(ci_low: float, ci_high: float, n_bag_seeds: int) -> bool:
     return bool(n_bag_seeds >= MIN_BAG_SEEDS_FOR_CLAIM and (ci_low > 0 or ci_high < 0))
 
 
+def compare(values: pd.Series, reference: pd.Series | None = None, level: float = LEVEL) -> dict[str, float]:
+    """The one comparison every table makes: ``values`` against ``reference``, both indexed by simulation (a
+    simulation may repeat, e.g. one entry per MIL seed; each simulation weighs the same).
+
+    Returns ``mean``, ``low``, ``high`` (``values``: the mean of the simulation means and its Student-t
+    interval) and, where ``reference`` is given, the paired difference ``values - reference`` over the entries
+    both have: ``diff``, ``diff_low``, ``diff_high``, ``n`` (simulations), ``called`` (:func:`is_called`),
+    ``sd`` (of the simulation differences), ``n_pairs``, ``wins`` and ``ties`` (entries with d > 0 and d = 0).
+    """
+    v = values.astype(float).dropna()
+    sims = v.groupby(level=0).mean() if v.index.has_duplicates else v
+    lo, hi = t_interval(sims.to_numpy(), level)
+    out: dict[str, float] = {"mean": float(sims.mean()) if len(sims) else float("nan"), "low": lo, "high": hi}
+    if reference is None:
+        return out
+    if values.index.has_duplicates or reference.index.has_duplicates:
+        d = (values.astype(float).to_numpy() - reference.astype(float).to_numpy())
+        ok = ~np.isnan(d)
+        d, simulation = d[ok], values.index.to_numpy()[ok]
+    else:
+        both = (values.astype(float) - reference.astype(float)).dropna()
+        d, simulation = both.to_numpy(), both.index.to_numpy()
+    mean, dlo, dhi, n = simulation_interval(d, simulation, level)
+    by_sim = pd.Series(d).groupby(simulation).mean() if len(d) else pd.Series(dtype=float)
+    out.update(diff=mean, diff_low=dlo, diff_high=dhi, n=n, called=is_called(dlo, dhi, n),
+               sd=float(by_sim.std(ddof=1)) if len(by_sim) > 1 else float("nan"), n_pairs=int(len(d)),
+               wins=int((d > 0).sum()), ties=int((d == 0).sum()))
+    return out
+
+
 def resolvable_difference(sd: float, n: int, level: float = LEVEL, power: float = 0.8) -> float:
     """The true paired difference that ``n`` simulations call (the ``level`` t-interval excludes 0) with
     probability ``power``, when the simulations' differences have standard deviation ``sd``:
@@ -116,16 +146,14 @@ def paired_differences(runs: pd.DataFrame, ours: str | None = None,
         joined = mine.merge(other, on=PAIR_KEY, how="inner", suffixes=("_ours", "_base"))
         for (mil, wr), df in joined.groupby(["mil", "wr"]):
             for metric in metrics:
-                a, b = df[f"{metric}_ours"].astype(float), df[f"{metric}_base"].astype(float)
-                ok = (a.notna() & b.notna()).to_numpy()
-                d = (a - b).to_numpy()[ok]
-                mean, lo, hi, n_seeds = simulation_interval(d, df["seed"].to_numpy()[ok])
+                by_seed = df.set_index("seed")
+                c = compare(by_seed[f"{metric}_ours"], by_seed[f"{metric}_base"])
+                n = c["n_pairs"]
                 rows.append({"mil": mil, "wr": float(wr), "ours": ours, "baseline": baseline, "metric": metric,
-                             "n_pairs": int(len(d)), "n_bag_seeds": int(n_seeds), "mean_diff": mean,
-                             "ci_low": lo, "ci_high": hi, "t_low": lo, "t_high": hi,
-                             "win_share": float((d > 0).mean()) if len(d) else float("nan"),
-                             "tie_share": float((d == 0).mean()) if len(d) else float("nan"),
-                             "called": is_called(lo, hi, n_seeds)})
+                             "n_pairs": n, "n_bag_seeds": c["n"], "mean_diff": c["diff"],
+                             "ci_low": c["diff_low"], "ci_high": c["diff_high"], "t_low": c["diff_low"],
+                             "t_high": c["diff_high"], "win_share": c["wins"] / n if n else float("nan"),
+                             "tie_share": c["ties"] / n if n else float("nan"), "called": c["called"]})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

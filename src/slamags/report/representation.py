@@ -17,12 +17,22 @@ import pandas as pd
 
 from slamags.bags import rate_columns, rate_label
 from slamags.methods import rank
-from slamags.report.paired import is_called, simulation_interval, t_interval
+from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
 from slamags.report.tables import pipe_table
 
 
 REPRESENTATION = (("eval_auc", "eval AUC, cells outside the train bags"), ("knn_f1", "20-NN macro-F1"),
                   ("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
+# what each column measures, said under the table for the columns it has
+DEFINITIONS = {
+    "eval_auc": "abnormal vs normal linear probe, cross-fitted over 5 fixed folds of every labelled cell in no train "
+                "bag (the same folds for every method; slamags.evaluation)",
+    "knn_f1": "a cosine 20-nearest-neighbour vote over every cell class of those cells (slamags.evaluation)",
+    "probe_auc": "5-fold cross-validated logistic regression on the frozen embeddings of the test bags' cells, "
+                 "abnormal vs normal (true cell labels)",
+    "probe_auc_heldout": "the same probe on the backbone features of cells outside every train bag after the last "
+                         "pretraining epoch",
+}
 # the sharper endpoints of slamags.evaluation, where probe.json has them (embedding with the patch index)
 EVALUATION = ("eval_auc", "eval_positives", "knn_f1")
 
@@ -34,7 +44,7 @@ def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[s
     return representation_table(probes, pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
-def per_simulation(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
+def encoder_rows(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per (wr, seed, method): ``probe_auc`` (test cells) and the last epoch's ``probe_auc_heldout``.
 
     ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
@@ -56,27 +66,29 @@ def representation_table(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -
 
     if probes.empty:
         return pd.DataFrame()
-    per_sim = per_simulation(probes, pretrain_metrics)
+    per_sim = encoder_rows(probes, pretrain_metrics)
     rows = []
     for (wr, method), df in per_sim.groupby(["wr", "method"]):
         row: dict[str, Any] = {"wr": float(wr), "method": method, "n_bag_seeds": int(df["seed"].nunique())}
         for col, _ in REPRESENTATION:
             if col not in df:
                 continue
-            v = df[col].astype(float).dropna().to_numpy()
-            lo, hi = t_interval(v)
-            row.update({f"{col}_mean": float(v.mean()) if len(v) else float("nan"), f"{col}_t_low": lo,
-                        f"{col}_t_high": hi})
             ours = per_sim[(per_sim["wr"] == wr) & (per_sim["method"] == PAPER_METHOD)].set_index("seed")[col]
             mine = df.set_index("seed")[col]
-            d = (ours - mine).dropna() if method != PAPER_METHOD else pd.Series(dtype=float)
-            dmean, dlo, dhi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-            row.update({f"{col}_diff": dmean, f"{col}_diff_low": dlo,
-                        f"{col}_diff_high": dhi, f"{col}_diff_called": is_called(dlo, dhi, n)})
+            row.update(_mean_and_difference(ours, mine, col, method != PAPER_METHOD))
         rows.append(row)
     out = pd.DataFrame(rows)
     return (out.assign(_o=out["method"].map(rank)).sort_values(["wr", "_o"], ascending=[False, True])
             .drop(columns="_o").reset_index(drop=True))
+
+
+def _mean_and_difference(ours: pd.Series, mine: pd.Series, col: str, paired: bool) -> dict[str, Any]:
+    """``mine``'s mean and t-interval, and the paper's method minus it (the sign this table has always used)."""
+    level = compare(mine)
+    c = compare(ours, mine) if paired else compare(mine.iloc[:0], mine.iloc[:0])
+    return {f"{col}_mean": level["mean"], f"{col}_t_low": level["low"], f"{col}_t_high": level["high"],
+            f"{col}_diff": c["diff"], f"{col}_diff_low": c["diff_low"], f"{col}_diff_high": c["diff_high"],
+            f"{col}_diff_called": c["called"]}
 
 
 def representation_markdown(table: pd.DataFrame) -> str:
@@ -104,14 +116,9 @@ def representation_markdown(table: pd.DataFrame) -> str:
             txt = f"{d:+.3f}" + ("" if math.isnan(dlo) else f" [{dlo:+.3f}, {dhi:+.3f}]")
             cells.append(f"**{txt}**" if r[f"{c}_diff_called"] else txt)
         rows.append(cells)
-    note = ("\nThe representation endpoint, per bag simulation (its own encoders): eval AUC = abnormal vs normal "
-            "linear probe, cross-fitted over 5 fixed folds of every labelled cell in no train bag (the same folds "
-            "for every method); 20-NN macro-F1 = a cosine 20-nearest-neighbour vote over every cell class of those "
-            "cells (slamags.evaluation); probe AUC, test cells = 5-fold "
-            "cross-validated logistic regression on the frozen embeddings of the test bags' cells, abnormal vs "
-            "normal (true cell labels); held-out AUC = the same probe on the backbone features of cells outside "
-            "every train bag after the last pretraining epoch. Both are diagnostics, never used for training or "
-            "selection. Mean over bag seeds with a Student-t 95 % interval; the difference is paired by bag seed, "
-            "with a Student-t 95 % interval over the simulations' differences; bold: it excludes 0 and rests on "
-            "at least 3 simulations.\n")
+    defined = "; ".join(f"{name} = {DEFINITIONS[c]}" for c, name in cols)
+    note = (f"\nThe representation endpoint, per bag simulation (its own encoders): {defined}. Diagnostics, never "
+            "used for training or selection. Mean over bag seeds with a Student-t 95 % interval; the difference is "
+            "paired by bag seed, with a Student-t 95 % interval over the simulations' differences; bold: it "
+            f"excludes 0 and rests on at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations.\n")
     return pipe_table(head, rows) + "\n" + note

@@ -1,13 +1,15 @@
 """Does surgery ever change the step, and does it matter? A table from collected run folders.
 
-    python -m slamags.report.surgery docs/leaderboard docs/mechanism > docs/mechanism/surgery.md
+    python -m slamags.report.surgery docs/leaderboard/v1 > docs/leaderboard/v1/surgery.md
+    python -m slamags.report.surgery docs/mechanism > docs/mechanism/surgery.md
 
 For every method that combines two task gradients, over its simulations (from ``pretrain_metrics.parquet``,
 epoch means of the per-step telemetry): the ratio of the two task-gradient norms |g_1|/|g_2| (1: surgery
 rescaled to the sum's norm is the sum), their cosine, the share of steps in conflict, and how far the
 step's task weights are from the plain sum's (max over epochs of |w_k - 1|); inside epoch 1, from
 ``pretrain_steps.parquet``, the first logged step at which the negative-bag cosine of the label-aware head
-reaches 0.99. Then, for every method trained with and without surgery on the same simulations, the paired
+reaches ``slamags.collapse.COLLAPSE_ONSET`` (0.99). Then, for every method trained with and without surgery
+on the same simulations, the paired
 difference (surgery minus plain sum) of the test-cell probe AUC and of the last held-out AUC, with a
 Student-t 95 % interval over the simulations.
 """
@@ -20,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from slamags.collapse import COLLAPSE_ONSET
 from slamags.report.leaderboard import label_head_column
 from slamags.methods import METHODS, ordered
-from slamags.report.paired import is_called, simulation_interval
-from slamags.report.representation import per_simulation
+from slamags.report.paired import compare
+from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
 
 
@@ -59,7 +62,7 @@ def telemetry(folder: Path) -> pd.DataFrame:
         collapse_step = []
         if len(steps) and col in steps:
             for _, s in steps[steps["method"] == method].groupby("seed"):
-                hit = s.loc[s[col] >= 0.99, "step"]
+                hit = s.loc[s[col] >= COLLAPSE_ONSET, "step"]
                 collapse_step.append(int(hit.min()) if len(hit) else np.nan)
         last = d.sort_values("epoch").groupby("seed").tail(1)
         logged = steps[steps["method"] == method] if len(steps) and "cos" in steps else pd.DataFrame()
@@ -80,7 +83,7 @@ def telemetry(folder: Path) -> pd.DataFrame:
 
 
 def surgery_effect(folder: Path) -> pd.DataFrame:
-    per_sim = per_simulation(pd.read_csv(folder / "probe.csv"), pd.read_parquet(folder / "pretrain_metrics.parquet"))
+    per_sim = encoder_rows(pd.read_csv(folder / "probe.csv"), pd.read_parquet(folder / "pretrain_metrics.parquet"))
     rows = []
     for method in ordered(per_sim["method"]):
         spec = METHODS.get(method)
@@ -95,10 +98,10 @@ def surgery_effect(folder: Path) -> pd.DataFrame:
                 continue
             a = per_sim[per_sim["method"] == method].set_index("seed")[col]
             b = per_sim[per_sim["method"] == plain].set_index("seed")[col]
-            d = (a - b).dropna()
-            mean, lo, hi, n = simulation_interval(d.to_numpy(), d.index.to_numpy())
-            rows.append({"run": folder.name, "surgery − plain sum": f"{method} − {plain}", "endpoint": name, "n": n,
-                         "Δ [95 % t]": f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}]", "called": is_called(lo, hi, n)})
+            c = compare(a, b)
+            rows.append({"run": folder.name, "surgery − plain sum": f"{method} − {plain}", "endpoint": name,
+                         "n": c["n"], "Δ [95 % t]": f"{c['diff']:+.3f} [{c['diff_low']:+.3f}, {c['diff_high']:+.3f}]",
+                         "called": c["called"]})
     return pd.DataFrame(rows)
 
 
@@ -117,7 +120,8 @@ def main(folders: list[str]) -> None:
           "logged inside epoch 1, median [max] over steps and simulations: how far the combined step is from "
           "the plain sum's (0: the sum; a task whose gradient is tiny can take a large weight and still change "
           "the step little). Collapse step: the first step of epoch 1, of those "
-          "logged, at which the label-aware head's mean cosine within negative-bag cells reached 0.99, per "
+          f"logged, at which the label-aware head's mean cosine within negative-bag cells reached {COLLAPSE_ONSET}, "
+          "per "
           "simulation. Δ: paired by simulation, 95 % Student-t interval over the simulations' differences.")
 
 
