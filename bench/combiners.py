@@ -14,18 +14,14 @@ noise of the network hides differences of this size.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import device_name, parser, setup, sync, write  # noqa: E402
-
-from slamags.combiners import get_combiner, missing_packages  # noqa: E402
-from slamags.methods import METHODS  # noqa: E402
-from slamags.model import Encoder  # noqa: E402
+from slamags.benchmark import device_name, parser, setup, sync, write
+from slamags.combiners import get_combiner, missing_packages
+from slamags.methods import METHODS
+from slamags.model import Encoder
 
 
 def task_gradients(device: torch.device, conflict: float) -> list[list[torch.Tensor]]:

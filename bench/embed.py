@@ -12,21 +12,17 @@ Both include decoding. Throughput is cells per second.
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import torch
 from PIL import Image
 from torchvision import transforms as T
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import cell_tree, device_name, parser, setup, sync, write  # noqa: E402
-
-from slamags.augment import MEAN, STD, crop_size  # noqa: E402
-from slamags.embed import embed_images  # noqa: E402
-from slamags.images import load_images  # noqa: E402
-from slamags.model import Encoder  # noqa: E402
+from slamags.benchmark import cell_tree, device_name, parser, setup, sync, write
+from slamags.augment import MEAN, STD, crop_size
+from slamags.embed import embed_images
+from slamags.images import load_images
+from slamags.model import Encoder
 
 
 @torch.inference_mode()

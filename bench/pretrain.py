@@ -22,7 +22,6 @@ batches, e.g. every combiner against ``slam_ags``:
 from __future__ import annotations
 
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -33,14 +32,12 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms as T
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import cell_tree, device_name, parser, setup, sync, write  # noqa: E402
-
-from slamags.augment import MEAN, STD, crop_size  # noqa: E402
-from slamags.images import load_images  # noqa: E402
-from slamags.losses import nt_xent, similarity_loss  # noqa: E402
-from slamags.model import Encoder  # noqa: E402
-from slamags.pretrain import Trainer, TrainSettings  # noqa: E402
+from slamags.benchmark import cell_tree, device_name, parser, setup, sync, write
+from slamags.augment import MEAN, STD, crop_size
+from slamags.images import load_images
+from slamags.losses import nt_xent, similarity_loss
+from slamags.model import Encoder
+from slamags.pretrain import Trainer, TrainSettings
 
 
 class PairDataset(Dataset):

@@ -13,23 +13,20 @@ or harder than real ones shows up as a drift between the two figures.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import device_name, parser, setup, write  # noqa: E402
-
-from slamags.augment import crop_size  # noqa: E402
-from slamags.embed import embed_images  # noqa: E402
-from slamags.metrics import linear_probe_auc  # noqa: E402
-from slamags.images import load_images  # noqa: E402
-from slamags.index import build_index  # noqa: E402
-from slamags.model import Encoder  # noqa: E402
-from slamags.synth import generate  # noqa: E402
+from slamags.benchmark import device_name, parser, setup, write
+from slamags.augment import crop_size
+from slamags.embed import embed_images
+from slamags.metrics import linear_probe_auc
+from slamags.images import load_images
+from slamags.index import build_index
+from slamags.model import Encoder
+from slamags.synth import generate
 
 
 def probe(root: Path, classes: tuple[str, str], per_class: int, size: int, crop_fraction: float,

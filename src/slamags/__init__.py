@@ -20,8 +20,8 @@ The stages of the workflow, in the order a run meets them:
 Around them: :mod:`slamags.config` (loading, schema, checks), :mod:`slamags.wiring` (a config and a run's
 identity become each stage's call), :mod:`slamags.runner` and :mod:`slamags.cli` (Snakemake scripts and the
 ``slamags`` command), :mod:`slamags.resources` (cluster requests), :mod:`slamags.runstamp` (one configuration
-per results folder), :mod:`slamags.devices`, :mod:`slamags.stopping`, :mod:`slamags.failures` and
-:mod:`slamags.io` (atomic writes).
+per results folder), :mod:`slamags.devices`, :mod:`slamags.stopping`, :mod:`slamags.failures`,
+:mod:`slamags.io` (atomic writes) and :mod:`slamags.benchmark` (what the benchmarks of ``bench/`` share).
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
-"""Shared set-up of the benchmarks: a generated cell tree and a results writer."""
+"""What the benchmarks of ``bench/`` share: a generated cell tree, their command-line options, the device and
+its name, a GPU sync for timings, and the results writer (``bench/*.py`` import it; nothing else does)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import torch
 
 from slamags.index import build_index
+from slamags.io import write_text
 from slamags.synth import generate
 
 
@@ -25,17 +27,19 @@ def cell_tree(n: int, size: int, workdir: str | None = None) -> tuple[Path, list
 
 
 def device_name(device: torch.device) -> str:
+    """The card's name, or the CPU's and its thread count."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def write(result: dict[str, Any], out: str | None) -> None:
+    """Print ``result`` as JSON and, with ``out``, write it there (atomically)."""
     text = json.dumps(result, indent=2)
     print(text)
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text + "\n")
+        write_text(text + "\n", out)
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
