@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from slamags import SlamagsError
+from slamags.bags import rate_label
 from slamags.io import write_json
 
 STAMP = "run-config.json"
@@ -33,7 +34,7 @@ def describe(cfg: Mapping[str, Any]) -> str:
     data = "generated cells" if ds["kind"] == "synthetic" else f"{ds['kind']} {ds.get('root')}"
     if bags.get("source") == "cohort":
         return f"{data}, cohort {cfg.get('cohort', {}).get('table')}"
-    rates = ", ".join(f"{w * 100:g} %" for w in bags["witness_rates"])
+    rates = ", ".join(rate_label(w) for w in bags["witness_rates"])
     return f"{data}, witness rates {rates}, bag seeds {bags['seeds']}, {bags['bag_size']}-cell bags"
 
 

@@ -158,10 +158,7 @@ def _validate_cohort(cfg: Config, check_paths: bool) -> None:
         key = "dataset.root" if not ds.get("root") else "cohort.table"
         raise SlamagsError(f"config key {key}: required for bags.source cohort; set it (dataset.root: the folder "
                            "of <slide_id>/ cell folders; cohort.table: slide_id, label[, patient_id, split])")
-    p = cfg["pretrain"]
-    if p["warmup_epochs"] > p["epochs"]:
-        raise SlamagsError(f"config key pretrain.warmup_epochs: {p['warmup_epochs']} warm-up epochs exceed the "
-                           f"{p['epochs']} epochs of pretrain.epochs; set it to at most {p['epochs']}")
+    _check_warmup(cfg["pretrain"])
     _check_combiners(cfg)
     if check_paths:
         if not Path(ds["root"]).is_dir():
@@ -177,6 +174,13 @@ def _validate_cohort(cfg: Config, check_paths: bool) -> None:
                                + (f" ({len(empty)} slides in all)" if len(empty) > 1 else ""))
 
 
+def _check_warmup(p: Config) -> None:
+    """The warm-up fits in the training (both bag sources)."""
+    if p["warmup_epochs"] > p["epochs"]:
+        raise SlamagsError(f"config key pretrain.warmup_epochs: {p['warmup_epochs']} warm-up epochs exceed the "
+                           f"{p['epochs']} epochs of pretrain.epochs; set it to at most {p['epochs']}")
+
+
 def _check_consistency(cfg: Config) -> None:
     """Values that each pass the schema but break the run together."""
     b, p, m = cfg["bags"], cfg["pretrain"], cfg["mil"]
@@ -187,9 +191,7 @@ def _check_consistency(cfg: Config) -> None:
             raise SlamagsError(f"config key bags.witness_rates: {tags[tag]!r} and {wr!r} both become the path tag "
                                f"wr{tag}; use rates that differ in their first 6 significant digits")
         tags[tag] = wr
-    if p["warmup_epochs"] > p["epochs"]:
-        raise SlamagsError(f"config key pretrain.warmup_epochs: {p['warmup_epochs']} warm-up epochs exceed the "
-                           f"{p['epochs']} epochs of pretrain.epochs; set it to at most {p['epochs']}")
+    _check_warmup(p)
     n_val = round(m["val_fraction"] * b["n_train"])
     if n_val < 1 or n_val >= b["n_train"]:
         lo, hi = 0.5 / b["n_train"], (b["n_train"] - 0.5) / b["n_train"]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from slamags.bags import rate_label
 from slamags.io import write_text
 
 TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "representation.md", "representation.csv",
@@ -99,7 +100,7 @@ def redraw(dest: Path) -> list[str]:
     low = pm[pm["wr"] == pm["wr"].min()]
     first = low[low["seed"] == low["seed"].min()]
     per_method = {m: d.sort_values("epoch").reset_index(drop=True) for m, d in first.groupby("method", sort=False)}
-    rate = f"witness rate {float(low['wr'].iloc[0]) * 100:g} %"
+    rate = f"witness rate {rate_label(low['wr'].iloc[0])}"
     context = f"{rate}, bag simulation (seed) {int(first['seed'].iloc[0])}"
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)

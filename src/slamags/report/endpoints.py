@@ -18,8 +18,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from slamags.report.figures import chance_level
+from slamags.bags import rate_label
 from slamags.methods import ordered
+from slamags.report.figures import chance_level
 from slamags.report.paired import t_interval
 from slamags.report.tables import pipe_table
 
@@ -53,10 +54,10 @@ def bag_level(runs: pd.DataFrame, bag_size: int, top_k: int) -> str:
         for wr in sorted(d["wr"].unique(), reverse=True):
             for m in ordered(d.loc[d["wr"] == wr, "method"]):
                 dd = d[(d["wr"] == wr) & (d["method"] == m)]
-                rows.append([f"{wr * 100:g} %", m, dd["seed"].nunique()]
+                rows.append([rate_label(wr), m, dd["seed"].nunique()]
                             + [cell(mil_seed_mean(dd, c, ["method"])[c].to_numpy(float)) for c, _ in metrics])
             level = chance(wr, bag_size, top_k)
-            rows.append([f"{wr * 100:g} %", "*chance*", ""] + [level[c] for c, _ in metrics])
+            rows.append([rate_label(wr), "*chance*", ""] + [level[c] for c, _ in metrics])
         head = ["wr", "method", "n (bag seeds)"] + [f"{name} [95 % t-interval]" for _, name in metrics]
         out += [f"### Bag level, {mil}", "", pipe_table(head, rows), ""]
     return "\n".join(out)
@@ -70,8 +71,8 @@ def representation(runs: pd.DataFrame) -> str:
     for wr in sorted(d["wr"].unique(), reverse=True):
         for m in ordered(d.loc[d["wr"] == wr, "method"]):
             v = d[(d["wr"] == wr) & (d["method"] == m)]
-            rows.append([f"{wr * 100:g} %", m, v["seed"].nunique(), cell(v["probe_auc"].to_numpy(float))])
-        rows.append([f"{wr * 100:g} %", "*chance*", "", "0.500"])
+            rows.append([rate_label(wr), m, v["seed"].nunique(), cell(v["probe_auc"].to_numpy(float))])
+        rows.append([rate_label(wr), "*chance*", "", "0.500"])
     return ("### Representation: linear-probe AUC of abnormal vs normal test cells\n\n"
             + pipe_table(["wr", "method", "n (bag seeds)", "probe AUC [95 % t-interval]"], rows) + "\n")
 

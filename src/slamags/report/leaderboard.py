@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from slamags.bags import rate_label
 from slamags.collapse import COLLAPSED
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
 from slamags.report.paired import compare, expected_false_calls, resolvable_difference
@@ -289,7 +290,7 @@ def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFEREN
                 txt = _interval(diff, r[f"{col}_diff_low"], r[f"{col}_diff_high"], sign=True)
                 cells.append(f"**{txt}**" if r[f"{col}_diff_called"] else txt)
             rows.append(cells)
-        parts.append(f"### {mil}, witness rate {wr * 100:g} %\n\n" + pipe_table(head, rows))
+        parts.append(f"### {mil}, witness rate {rate_label(wr)}\n\n" + pipe_table(head, rows))
     note = (f"\nMean over simulations (each simulation's MIL seeds averaged first) with a Student-t 95 % interval; "
             f"Δ: paired difference to {reference} by simulation, Student-t 95 % interval over the simulations' "
             f"differences; bold: called (the interval excludes 0, at least 3 simulations). {n_cmp} comparisons: "
