@@ -106,6 +106,17 @@ def test_every_output_of_the_tiny_run(tiny_run):
     assert not list(res.rglob("*.tmp"))
 
 
+def test_a_kept_run_is_read_where_the_rules_write(tiny_run):
+    # collect and scale-collect find a run's records by slamags.report.runs.RUN_RECORDS: one per encoder
+    from slamags.report.runs import run_records
+
+    encoders = sorted((tiny_run / "results" / "pretrain").glob("*/*/*/encoder.pt"))
+    assert encoders
+    for kind in ("probe", "pretrain_metrics", "pretrain_steps"):
+        found = run_records(tiny_run, kind)
+        assert len(found) == len(encoders), kind
+
+
 def test_rerun_has_nothing_to_do(tiny_run):
     r = snakemake(tiny_run, "--cores", "2", "--configfile", TINY, "-n")
     assert r.returncode == 0 and "Nothing to be done" in (r.stdout + r.stderr)

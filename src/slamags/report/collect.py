@@ -26,6 +26,7 @@ import pandas as pd
 
 from slamags.bags import rate_label
 from slamags.io import write_text
+from slamags.report.runs import run_records
 
 TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "representation.md", "representation.csv",
           "runtime.md", "all_runs.parquet")
@@ -42,17 +43,17 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
     for png in sorted(glob.glob(str(run / "results/figures/*.png"))):
         shutil.copy(png, dest)
         copied.append(os.path.basename(png))
-    metrics = sorted(glob.glob(str(run / "results/pretrain/*/*/*/metrics.parquet")))
+    metrics = run_records(run, "pretrain_metrics")
     if metrics:
         pd.concat([pd.read_parquet(p) for p in metrics], ignore_index=True).to_parquet(
             dest / "pretrain_metrics.parquet", index=False)
         copied.append("pretrain_metrics.parquet")
-    steps = [pd.read_parquet(p) for p in sorted(glob.glob(str(run / "results/pretrain/*/*/*/steps.parquet")))]
+    steps = [pd.read_parquet(p) for p in run_records(run, "pretrain_steps")]
     steps = [d for d in steps if len(d)]
     if steps:
         pd.concat(steps, ignore_index=True).to_parquet(dest / "pretrain_steps.parquet", index=False)
         copied.append("pretrain_steps.parquet")
-    probes = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(str(run / "results/embed/*/*/*/probe.json")))]
+    probes = [json.loads(Path(p).read_text()) for p in run_records(run, "probe")]
     if probes:
         pd.DataFrame(probes).to_csv(dest / "probe.csv", index=False)
         copied.append("probe.csv")

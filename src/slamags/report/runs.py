@@ -17,6 +17,17 @@ from slamags.methods import rank
 
 METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
 
+# where a finished run folder keeps each stage's records (the rules' outputs, one per encoder), for the
+# commands that read a kept run: ``collect`` and ``scale-collect``
+RUN_RECORDS = {"probe": "results/embed/*/*/*/probe.json",
+               "pretrain_metrics": "results/pretrain/*/*/*/metrics.parquet",
+               "pretrain_steps": "results/pretrain/*/*/*/steps.parquet"}
+
+
+def run_records(run: Path, kind: str) -> list[Path]:
+    """The ``kind`` records (:data:`RUN_RECORDS`) of the run folder ``run``, in path order."""
+    return sorted(Path(run).glob(RUN_RECORDS[kind]))
+
 
 def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -> pd.DataFrame:
     """Every MIL run's metrics (its training history dropped) with its embedding's ``probe_auc``, in the

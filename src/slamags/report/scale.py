@@ -16,15 +16,15 @@ A point's folder is a run folder (``results/`` inside) or a collected one (``pro
 
 from __future__ import annotations
 
-import glob
 import json
 from pathlib import Path
 
 import pandas as pd
 
 from slamags import SlamagsError
-from slamags.report.leaderboard import leaderboard
 from slamags.methods import REFERENCE_METHOD, ordered
+from slamags.report.leaderboard import leaderboard
+from slamags.report.runs import RUN_RECORDS, run_records
 
 POINT = ["image_size", "steps"]
 """The columns that name a scale point."""
@@ -37,11 +37,11 @@ def read_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(probes, pretrain metrics)`` of a run folder or of a collected one (see the module docstring)."""
     if (folder / "probe.csv").exists():
         return pd.read_csv(folder / "probe.csv"), pd.read_parquet(folder / "pretrain_metrics.parquet")
-    probes = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(str(folder / "results/embed/*/*/*/probe.json")))]
-    metrics = [pd.read_parquet(p) for p in sorted(glob.glob(str(folder / "results/pretrain/*/*/*/metrics.parquet")))]
+    probes = [json.loads(Path(p).read_text()) for p in run_records(folder, "probe")]
+    metrics = [pd.read_parquet(p) for p in run_records(folder, "pretrain_metrics")]
     if not probes or not metrics:
-        raise SlamagsError(f"scale point {folder}: no probe.csv, and no results/embed/*/*/*/probe.json with "
-                           "results/pretrain/*/*/*/metrics.parquet; run the point first or name its folder")
+        raise SlamagsError(f"scale point {folder}: no probe.csv, and no {RUN_RECORDS['probe']} with "
+                           f"{RUN_RECORDS['pretrain_metrics']}; run the point first or name its folder")
     return pd.DataFrame(probes), pd.concat(metrics, ignore_index=True)
 
 
