@@ -86,7 +86,7 @@ def compare(values: pd.Series, reference: pd.Series | None = None, level: float 
 
     Returns ``mean``, ``low``, ``high`` (``values``: the mean of the simulation means and its Student-t
     interval) and, where ``reference`` is given, the paired difference ``values - reference`` over the entries
-    both have: ``diff``, ``diff_low``, ``diff_high``, ``n`` (simulations), ``called`` (:func:`is_called`),
+    both have (paired by simulation; where a simulation repeats, entry by entry, so both come from one table): ``diff``, ``diff_low``, ``diff_high``, ``n`` (simulations), ``called`` (:func:`is_called`),
     ``sd`` (of the simulation differences), ``n_pairs``, ``wins`` and ``ties`` (entries with d > 0 and d = 0).
     """
     v = values.astype(float).dropna()
