@@ -37,7 +37,7 @@ import pandas as pd
 from slamags.bags import rate_label
 from slamags.collapse import COLLAPSED
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
-from slamags.report.paired import compare, expected_false_calls, resolvable_difference
+from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference
 from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
 
@@ -193,7 +193,8 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
     first = endpoints[0][1]
     note = (f"\nRanked by the mean {first} over simulations (each simulation trains its own encoders on its own "
             f"bags). Δ: paired difference to {reference} by simulation, 95 % Student-t interval over the "
-            f"simulations' differences; bold: called (the interval excludes 0, at least 3 simulations); (wins): "
+            f"simulations' differences; bold: called (the interval excludes 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} "
+            f"simulations); (wins): "
             f"simulations where the method is higher. {n_cmp} comparisons: about "
             f"{expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from {reference}. "
             "Kind: oracle = trained on the TRUE cell labels (the ceiling; never called, never counted); floor = the "
@@ -293,7 +294,8 @@ def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFEREN
         parts.append(f"### {mil}, witness rate {rate_label(wr)}\n\n" + pipe_table(head, rows))
     note = (f"\nMean over simulations (each simulation's MIL seeds averaged first) with a Student-t 95 % interval; "
             f"Δ: paired difference to {reference} by simulation, Student-t 95 % interval over the simulations' "
-            f"differences; bold: called (the interval excludes 0, at least 3 simulations). {n_cmp} comparisons: "
+            f"differences; bold: called (the interval excludes 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations). "
+            f"{n_cmp} comparisons: "
             f"about {expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from "
             f"{reference}. Chance: bag AUC and F1 0.5; Top-{top_k} recall of {top_k} cells drawn by chance = {top_k} / bag "
             f"size × witnesses / min({top_k}, witnesses).\n")

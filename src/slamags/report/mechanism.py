@@ -5,8 +5,8 @@ simulations at the study's lr 1e-2.
 
 Per method and simulation, from each folder's ``pretrain_metrics.parquet`` and ``pretrain_steps.parquet``:
 the first logged step of epoch 1 at which the shared head's mean cosine within negative-bag cells reaches
-``slamags.collapse.COLLAPSE_ONSET`` (0.99), that cosine at the end of epoch 1 and at the last epoch, the epoch-mean task-gradient norm ratio, and
-the last held-out AUC. Then the paired difference lr 1e-3 minus lr 1e-2 of the held-out AUC and of the
+``slamags.collapse.COLLAPSE_ONSET`` (0.99), that cosine at the end of epoch 1 and at the last epoch, the
+epoch-mean task-gradient norm ratio, and the last held-out AUC. Then the paired difference lr 1e-3 minus lr 1e-2 of the held-out AUC and of the
 last-epoch cosine, by simulation, with a Student-t 95 % interval over the simulations.
 """
 
@@ -21,7 +21,6 @@ from slamags.collapse import COLLAPSE_ONSET
 from slamags.methods import ordered
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
 from slamags.report.tables import pipe_table
-
 
 
 def collapse_rows(folder: Path, methods: list[str]) -> pd.DataFrame:

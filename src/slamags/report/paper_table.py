@@ -18,7 +18,7 @@ import pandas as pd
 from slamags.bags import rate_columns, rate_heading
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered
-from slamags.report.paired import paired_differences, paired_markdown
+from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, paired_differences, paired_markdown
 from slamags.report.runs import METRICS, summarise
 from slamags.report.tables import pipe_table, write_table
 
@@ -97,7 +97,8 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
             f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
             f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag). Bold: the best "
             "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
-            "over simulations above 0, at least 3 simulations, as in paired.md); otherwise no cell is "
+            f"over simulations above 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations, as in paired.md); otherwise no "
+            "cell is "
             "bold." + (f" {note}" if note else "") + "\n")
     return "\n\n".join(parts) + "\n" + text
 

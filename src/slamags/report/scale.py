@@ -24,6 +24,7 @@ import pandas as pd
 from slamags import SlamagsError
 from slamags.methods import REFERENCE_METHOD, ordered
 from slamags.report.leaderboard import leaderboard
+from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM
 from slamags.report.runs import RUN_RECORDS, run_records
 
 POINT = ["image_size", "steps"]
@@ -110,7 +111,8 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
         lines.append("")
     lines.append("eval AUC: linear probe cross-fitted over every labelled cell outside the train bags "
                  "(slamags.evaluation); kNN F1: cosine 20-NN macro-F1 over the 7 classes. Paired by simulation (the same "
-                 "bags); bold: the 95 % t-interval over simulations excludes 0 on at least 3 simulations; the oracle "
+                 f"bags); bold: the 95 % t-interval over simulations excludes 0 on at least {MIN_BAG_SEEDS_FOR_CLAIM} "
+                 "simulations; the oracle "
                  "(trained on true cell classes) is never called.")
     return "\n".join(lines) + "\n"
 
