@@ -21,16 +21,32 @@ space, as in the authors' code (``mil.prototype_init: random``), or as k-means
 centres of train-bag cells (``kmeans``). Top-K retrieval reads the attention of the
 abnormal class, ``A_1``.
 
+``meanpool`` and ``maxpool`` -- the no-attention floors (:data:`slamags.aggregators.FLOORS`)::
+
+    meanpool:  logits = W mean_i(x_i) + b = mean_i(W x_i + b)      instance score s_i = (W x_i + b)_1 - (W x_i + b)_0
+    maxpool:   s_i = w^T x_i + c,  logits = (0, max_i s_i)         instance score s_i
+
 Cell embeddings are standardised per feature with the statistics of the TRAIN-bag
-cells. Both train with Adam, one bag per step. The checkpoint kept is the epoch with the
-lowest loss on a validation split carved from the TRAIN bags (stratified by bag
-label), never from the test bags (the authors keep the best *training* accuracy).
+cells. Every model trains with Adam, one bag per step. The checkpoint kept is the epoch
+with the lowest loss on a validation split carved from the TRAIN bags (stratified by bag
+label), never from the test bags (the authors keep the best *training* accuracy); with
+``mil.patience`` the training stops once that many epochs have passed without a lower
+validation loss, and the kept epoch's weights are restored.
+
+Whether the MIL learned (``mil_converged`` in every ``metrics.json``, :func:`converged`):
+not when its training bag cross-entropy never fell below ln 2 - 0.05 (a two-class
+model that learned nothing sits at ln 2), and not when the kept epoch is the last one
+trained (the validation loss was still falling when the epochs ran out). The bag
+threshold ``threshold_val`` is chosen on the same validation bags
+(:func:`slamags.metrics.choose_threshold`); ``bag_f1_val`` is the test bags' F1 at it,
+beside ``bag_f1`` at the paper's fixed 0.5.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -41,15 +57,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from slamags import SlamagsError
-from slamags.aggregators import MODELS, TORCHMIL
+from slamags.aggregators import FLOORS, MODELS, TORCHMIL
 from slamags.bags import UNKNOWN
 from slamags.io import write_json, write_parquet
-from slamags.metrics import bag_metrics, instance_auc, topk_count, topk_recall
+from slamags.metrics import (bag_metrics, choose_threshold, instance_auc, topk_chance, topk_count, topk_recall,
+                             topw_precision)
 
 log = logging.getLogger(__name__)
 PROTOTYPE_INITS = ("random", "kmeans")
 LAMBDA_CLST = 0.005
 LAMBDA_PROTO_CLST = 0.005
+CONVERGENCE_BAND = 0.05
+"""A two-class MIL whose training bag cross-entropy never falls below ln 2 minus this learned nothing."""
 
 
 class GatedAttention(nn.Module):
@@ -110,6 +129,60 @@ class PAMIL(nn.Module):
         return logits, a[1], LAMBDA_CLST * clst + LAMBDA_PROTO_CLST * proto_clst
 
 
+class MeanPool(nn.Module):
+    """The mean-pooling floor: a linear layer on the bag's mean embedding (a logistic regression on bag means)."""
+
+    def __init__(self, dim: int, n_classes: int = 2) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s = self.linear(x)                           # (N, C): the mean of these is the linear layer of the mean
+        return s.mean(0), s[:, 1] - s[:, 0], s.new_zeros(())
+
+
+class MaxPool(nn.Module):
+    """The max-pooling floor: a linear instance score, the bag's logit its highest cell's."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(dim, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        s = self.linear(x)[:, 0]
+        top = s.max()
+        return torch.stack([torch.zeros_like(top), top]), s, s.new_zeros(())
+
+
+class SmoothTop1SVM(nn.Module):
+    """CLAM's instance loss, the smooth top-1 multi-class SVM (Berrada et al., ICLR 2018, arXiv 1802.07595), with
+    CLAM's settings (k = 1, alpha = 1, tau = 1), for instance logits ``x`` ``(n, C)`` and labels ``y``::
+
+        hard_i   = max_c (x_ic + alpha [c != y_i]) - x_iy
+        smooth_i = tau log sum_c exp((x_ic + alpha [c != y_i] - x_iy) / tau)
+        loss     = (sum of smooth_i over rows whose top score leads the second by less than tau ln 1000
+                    + sum of hard_i over the others) / n
+
+    torchmil 1.0.2's ``SmoothTop1SVM`` computes this wrongly for the ``(n, 1)`` targets its CLAM passes (its
+    ``delta`` broadcasts them against the whole batch, and its hard branch raises a shape error unless one or two
+    rows are hard: ``tests/test_torchmil.py``); this one takes the targets in either shape. It replaces torchmil's
+    on ``clam_sb``; CLAM's own code (``topk.svm.SmoothTop1SVM``) computes the formula above.
+    """
+
+    def __init__(self, n_classes: int = 2, alpha: float = 1.0, tau: float = 1.0) -> None:
+        super().__init__()
+        self.n_classes, self.alpha, self.tau, self.thresh = n_classes, alpha, tau, 1e3
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        y = y.reshape(-1).long()
+        margin = self.alpha * (torch.arange(x.shape[1], device=x.device)[None, :] != y[:, None]).to(x.dtype)
+        shifted = x + margin - x.gather(1, y[:, None])
+        top2 = x.topk(2, dim=1).values
+        hard = (top2[:, 0] - top2[:, 1]) >= self.tau * math.log(self.thresh)
+        per_row = torch.where(hard, shifted.max(1).values, self.tau * torch.logsumexp(shifted / self.tau, 1))
+        return per_row.sum() / x.shape[0]
+
+
 class TorchmilAggregator(nn.Module):
     """One of torchmil's models (:data:`slamags.aggregators.TORCHMIL`) in our loop's shape.
 
@@ -131,6 +204,7 @@ class TorchmilAggregator(nn.Module):
             self.model = tm.DSMIL(in_shape=(dim,))
         elif name == "clam_sb":
             self.model = tm.CLAM_SB(in_shape=(dim,))
+            self.model.inst_loss_fn = SmoothTop1SVM(n_classes=2)     # torchmil's fails on large bags (above)
         elif name == "torchmil_abmil":
             self.model = tm.ABMIL(in_shape=(dim,), gated=True,
                                   feat_ext=nn.Sequential(nn.Linear(dim, 256), nn.ReLU(), nn.Dropout(0.1)))
@@ -142,9 +216,12 @@ class TorchmilAggregator(nn.Module):
         logit = logit.reshape(())
         return torch.stack([torch.zeros_like(logit), logit]), score.reshape(-1), logit.new_zeros(())
 
-    def bag_loss(self, x: torch.Tensor, label: int) -> torch.Tensor:
-        _, losses = self.model.compute_loss(torch.tensor([float(label)]), x[None])
-        return sum(losses.values())
+    def bag_loss(self, x: torch.Tensor, label: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(torchmil's whole loss, the bag's cross-entropy alone)``: what is optimised, and what says whether the
+        model learned (the binary cross-entropy of its bag logit)."""
+        logit, losses = self.model.compute_loss(torch.tensor([float(label)]), x[None])
+        bag_ce = F.binary_cross_entropy_with_logits(logit.reshape(1).float(), torch.tensor([float(label)]))
+        return sum(losses.values()), bag_ce.detach()
 
 
 def init_prototypes(x: np.ndarray, k: int, seed: int, how: str) -> torch.Tensor:
@@ -169,6 +246,10 @@ def build_model(name: str, dim: int, train_x: np.ndarray, n_prototypes: int, see
         return ABMIL(dim)
     if name == "pamil":
         return PAMIL(init_prototypes(train_x, n_prototypes, seed, prototype_init))
+    if name == "meanpool":
+        return MeanPool(dim)
+    if name == "maxpool":
+        return MaxPool(dim)
     if name in TORCHMIL:
         return TorchmilAggregator(name, dim)
     raise SlamagsError(f"MIL model {name!r} is unknown; choose one of {', '.join(MODELS)}")
@@ -210,41 +291,75 @@ def _eval_loss(model: nn.Module, bags: list[Bag]) -> float:
 
 
 def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay: float, seed: int,
-              val_fraction: float, n_prototypes: int,
-              prototype_init: str = "random") -> tuple[nn.Module, list[dict[str, float]]]:
+              val_fraction: float, n_prototypes: int, prototype_init: str = "random",
+              patience: int | None = None) -> tuple[nn.Module, list[dict[str, float]]]:
+    """Train ``name`` on the fit share of ``train`` (:func:`split_validation`), keep the epoch of lowest validation
+    loss (its weights restored), and stop early once ``patience`` epochs pass without a lower one (None: train every
+    epoch). Each history row: ``epoch``, ``train_loss`` (what is optimised, auxiliary terms included),
+    ``train_bag_ce`` (the bag cross-entropy alone) and ``val_loss``."""
     torch.manual_seed(seed)
     fit, val = split_validation(train, val_fraction, seed)
     model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed,
                         prototype_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     gen = torch.Generator().manual_seed(seed)
-    best, best_loss, history = copy.deepcopy(model.state_dict()), float("inf"), []
+    best, best_loss, best_epoch, history = copy.deepcopy(model.state_dict()), float("inf"), 0, []
     for epoch in range(epochs):
         model.train()
-        total = 0.0
+        total, total_ce = 0.0, 0.0
         for i in torch.randperm(len(fit), generator=gen).tolist():
             b = fit[i]
             if isinstance(model, TorchmilAggregator):
-                loss = model.bag_loss(b.x, b.label)
+                loss, bag_ce = model.bag_loss(b.x, b.label)
             else:
                 logits, _, aux = model(b.x)
-                loss = F.cross_entropy(logits[None], torch.tensor([b.label])) + aux
+                bag_ce = F.cross_entropy(logits[None], torch.tensor([b.label]))
+                loss = bag_ce + aux
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach())
+            total_ce += float(bag_ce.detach())
         vl = _eval_loss(model, val)
-        history.append({"epoch": epoch + 1, "train_loss": total / len(fit), "val_loss": vl})
+        history.append({"epoch": epoch + 1, "train_loss": total / len(fit), "train_bag_ce": total_ce / len(fit),
+                        "val_loss": vl})
         if vl < best_loss:
-            best_loss, best = vl, copy.deepcopy(model.state_dict())
+            best_loss, best, best_epoch = vl, copy.deepcopy(model.state_dict()), epoch + 1
+        elif patience is not None and epoch + 1 - best_epoch >= patience:
+            break
     model.load_state_dict(best)
     model.eval()
     return model, history
 
 
-def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int) -> tuple[dict[str, Any], pd.DataFrame]:
+def selected(history: list[dict[str, float]]) -> dict[str, float]:
+    """The history row :func:`train_mil` keeps: the lowest validation loss, the first of equals."""
+    return min(history, key=lambda r: r["val_loss"])
+
+
+def converged(history: list[dict[str, float]]) -> bool:
+    """Whether the MIL learned: its training bag cross-entropy fell below ln 2 - :data:`CONVERGENCE_BAND` at some
+    epoch, and the kept epoch is not the last one trained (then the validation loss was still falling)."""
+    learned = min(r["train_bag_ce"] for r in history) < math.log(2) - CONVERGENCE_BAND
+    return bool(learned and selected(history)["epoch"] < history[-1]["epoch"])
+
+
+def bag_probabilities(model: nn.Module, bags: list[Bag]) -> np.ndarray:
+    """The positive-class probability of every bag."""
+    with torch.no_grad():
+        return np.array([float(torch.softmax(model(b.x)[0], 0)[1]) for b in bags])
+
+
+def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int,
+             threshold_val: float = float("nan")) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The test bags' metrics and every test cell's attention. Bag metrics at 0.5 (the paper's) and, with
+    ``threshold_val`` (chosen on validation bags), ``bag_f1_val`` at it; per positive bag with labelled cells, Top-K
+    (count, recall and their chance levels), R-precision (``topw_precision``: K = the bag's witnesses, and its
+    chance) and the instance AUC, averaged over those bags."""
     probs, labels, frames = [], [], []
-    topk_c, topk_r, inst = [], [], []
+    per_bag: dict[str, list[float]] = {k: [] for k in ("topk_count", "topk_recall", "topk_count_chance",
+                                                       "topk_recall_chance", "topw_precision",
+                                                       "topw_precision_chance", "instance_auc")}
     with torch.no_grad():
         for b in test:
             logits, att, _ = model(b.x)
@@ -258,14 +373,22 @@ def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int) 
                                         "attention": a, "instance_label": y, "bag_label": b.label,
                                         "bag_prob": p, "bag_prediction": int(p >= 0.5)}))
             if b.label == 1 and (y != UNKNOWN).all():    # cell labels known (simulated bags, not a cohort)
-                topk_c.append(topk_count(a, y, top_k))
-                topk_r.append(topk_recall(a, y, top_k))
-                inst.append(instance_auc(a, y))
+                chance_k = topk_chance(y, top_k)
+                per_bag["topk_count"].append(topk_count(a, y, top_k))
+                per_bag["topk_recall"].append(topk_recall(a, y, top_k))
+                per_bag["topk_count_chance"].append(chance_k["count"])
+                per_bag["topk_recall_chance"].append(chance_k["recall"])
+                per_bag["topw_precision"].append(topw_precision(a, y))
+                per_bag["topw_precision_chance"].append(float(np.mean(y == 1)))
+                per_bag["instance_auc"].append(instance_auc(a, y))
     m: dict[str, Any] = bag_metrics(np.array(labels), np.array(probs))
-    m.update(topk_k=top_k, topk_count=float(np.mean(topk_c)) if topk_c else float("nan"),
-             topk_recall=float(np.nanmean(topk_r)) if topk_r else float("nan"),
-             instance_auc=float(np.nanmean(inst)) if inst and not np.all(np.isnan(inst)) else float("nan"),
-             n_test_bags=len(test), n_positive_test_bags=int(sum(labels)))
+    m["bag_f1_val"] = (float("nan") if math.isnan(threshold_val) else
+                       bag_metrics(np.array(labels), np.array(probs), threshold_val)["bag_f1"])
+    m["threshold_val"] = threshold_val
+    m["topk_k"] = top_k
+    for k, v in per_bag.items():
+        m[k] = float(np.nanmean(v)) if v and not np.all(np.isnan(v)) else float("nan")
+    m.update(n_test_bags=len(test), n_positive_test_bags=int(sum(labels)))
     return m, pd.concat(frames, ignore_index=True)
 
 
@@ -294,16 +417,21 @@ def run_mil(mil: dict[str, Any], bags_path: str, embeddings_path: str,
     out = []
     for model_name, mil_seed, out_metrics, out_attention in runs:
         model, history = train_mil(model_name, train, mil["epochs"], mil["lr"], mil["weight_decay"], mil_seed,
-                                   mil["val_fraction"], mil["n_prototypes"], mil["prototype_init"])
-        metrics, attention = evaluate(model, test, bags, mil["top_k"])
-        best = min(history, key=lambda r: r["val_loss"])
+                                   mil["val_fraction"], mil["n_prototypes"], mil["prototype_init"],
+                                   mil.get("patience"))
+        _, val = split_validation(train, mil["val_fraction"], mil_seed)     # the bags that chose the epoch
+        threshold = choose_threshold(np.array([b.label for b in val]), bag_probabilities(model, val))
+        metrics, attention = evaluate(model, test, bags, mil["top_k"], threshold)
+        best = selected(history)
         metrics.update(ids or {}, mil=model_name, mil_seed=mil_seed, selected_epoch=best["epoch"],
-                       val_loss=best["val_loss"], history=history)
+                       val_loss=best["val_loss"], epochs_trained=len(history), mil_converged=converged(history),
+                       history=history)
         write_parquet(attention, out_attention)
         write_json(metrics, out_metrics)
-        log.info("mil %s seed %d: bag F1 %.3f AUC %.3f top-%d count %.2f recall %.3f instance AUC %.3f "
-                 "(selected epoch %d by validation loss)", model_name, mil_seed, metrics["bag_f1"],
-                 metrics["bag_auc"], mil["top_k"], metrics["topk_count"], metrics["topk_recall"],
-                 metrics["instance_auc"], best["epoch"])
+        log.info("mil %s seed %d: bag AUC %.3f F1 %.3f (at 0.5) %.3f (at the validation threshold %.3f) top-%d "
+                 "recall %.3f (chance %.3f) instance AUC %.3f; kept epoch %d of %d trained by validation loss%s",
+                 model_name, mil_seed, metrics["bag_auc"], metrics["bag_f1"], metrics["bag_f1_val"], threshold,
+                 mil["top_k"], metrics["topk_recall"], metrics["topk_recall_chance"], metrics["instance_auc"],
+                 best["epoch"], len(history), "" if metrics["mil_converged"] else " (NOT CONVERGED)")
         out.append(metrics)
     return out

@@ -198,6 +198,10 @@ def _check_consistency(cfg: Config) -> None:
         raise SlamagsError(f"config key mil.val_fraction: {m['val_fraction']} x bags.n_train {b['n_train']} gives "
                            f"{n_val} validation bags per label; each label needs at least one validation and one "
                            f"training bag: choose a value between {lo:.3f} and {hi:.3f}")
+    if m.get("patience") is not None and m["patience"] >= m["epochs"]:
+        raise SlamagsError(f"config key mil.patience: {m['patience']} epochs without a lower validation loss can never "
+                           f"stop a training of mil.epochs {m['epochs']}; set it below {m['epochs']} or raise "
+                           "mil.epochs")
     if m["top_k"] > b["bag_size"]:
         raise SlamagsError(f"config key mil.top_k: {m['top_k']} exceeds bags.bag_size {b['bag_size']} "
                            f"(it would retrieve every cell); set it to at most {b['bag_size']}")

@@ -40,7 +40,7 @@ from slamags.bags import cohort_rates, rate_columns, rate_label
 from slamags.report.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
-PAIRED_METRICS = ("bag_auc", "bag_f1", "topk_recall")
+PAIRED_METRICS = ("bag_auc", "bag_f1", "bag_f1_val", "topk_recall")
 LEVEL = 0.95
 MIN_BAG_SEEDS_FOR_CLAIM = 3   # fewer simulations: the interval is printed, never called a difference
 COLUMNS = ["mil", "wr", "ours", "baseline", "metric", "n_pairs", "n_bag_seeds", "mean_diff", "ci_low", "ci_high",

@@ -1,9 +1,12 @@
 """The paper's table (``paper_table.{csv,md,html,tex}``) and the paired differences (``paired.{csv,md,html}``).
 
-Rows are pretraining methods in the method table's order, column groups witness rates, cells bag F1 and
-Top-K (count and recall) as mean ± std over bag seeds × MIL seeds, with ``n`` runs per cell; one table per
-MIL model. A cell is bold only where its method's paired difference to every other method of the column is
-called (:mod:`slamags.report.paired`).
+Rows are pretraining methods in the method table's order, column groups witness rates, cells mean ± std over bag
+seeds × MIL seeds, with ``n`` runs per cell. Per MIL model, two tables: the bag level
+(:data:`~slamags.report.runs.BAG_METRICS`: F1 at 0.5, F1 at the validation threshold, AUC, balanced accuracy) and
+Top-K retrieval (:data:`~slamags.report.runs.RETRIEVAL_METRICS`), each closed by its chance row; a cell where some
+MIL runs did not converge is marked with their count. A cell is bold only where its method's paired difference to
+every other method of the column is called (:mod:`slamags.report.paired`). The LaTeX table keeps the paper's own
+columns (:data:`~slamags.report.runs.PAPER_METRICS`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from slamags.bags import rate_columns, rate_heading
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, paired_differences, paired_markdown
-from slamags.report.runs import METRICS, summarise
+from slamags.report.runs import BAG_METRICS, CHANCE_COLUMNS, METRICS, PAPER_METRICS, RETRIEVAL_METRICS, summarise
 from slamags.report.tables import pipe_table, write_table
 
 
@@ -34,7 +37,7 @@ def best_methods(summary: pd.DataFrame, runs: pd.DataFrame | None = None) -> set
     for (mil, wr), df in summary.groupby(["mil", "wr"]):
         for col, _ in METRICS:
             v = df[f"{col}_mean"]
-            if not v.notna().any():
+            if not v.notna().any() or col not in runs:
                 continue
             top = df.loc[np.isclose(v, v.max()), "method"].tolist()
             if len(top) != 1:
@@ -56,20 +59,44 @@ def _n_label(runs: pd.DataFrame | None, df: pd.DataFrame, method: str) -> str:
     return f"{n} ({'/'.join(str(s) for s in seeds)})"
 
 
+NOT_CONVERGED = "†"
+"""The mark of a cell some of whose MIL runs did not converge, followed by their count."""
+
+
 def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], best: set,
-               pm: str, bold: Callable[[str], str]) -> list[str]:
-    """The cells of one method's row: 'mean pm std' per (witness rate, metric), best ones in ``bold``."""
+               pm: str, bold: Callable[[str], str], metrics: Sequence[tuple[str, str]] = PAPER_METRICS,
+               mark: bool = False) -> list[str]:
+    """The cells of one method's row: 'mean pm std' per (witness rate, metric), best ones in ``bold``; with ``mark``,
+    each rate's first cell carries :data:`NOT_CONVERGED` and the count of its runs that did not converge."""
     cells = []
     for w in wrs:
         r = df[(df["method"] == method) & (df["wr"] == w)]
-        for col, _ in METRICS:
+        for i, (col, _) in enumerate(metrics):
             if r.empty:
                 cells.append("")
                 continue
             d = 1 if col == "topk_count" else 3
             m, s = r[f"{col}_mean"].iloc[0], r[f"{col}_std"].iloc[0]
             txt = "n/a" if math.isnan(m) else f"{m:.{d}f} {pm} {s:.{d}f}"
-            cells.append(bold(txt) if (mil, w, col, method) in best else txt)
+            txt = bold(txt) if (mil, w, col, method) in best else txt
+            n_bad = int(r["n_not_converged"].iloc[0]) if "n_not_converged" in r else 0
+            cells.append(txt + (f" {NOT_CONVERGED}{n_bad}" if mark and i == 0 and n_bad else ""))
+    return cells
+
+
+def _chance_cells(df: pd.DataFrame, wrs: Sequence[float], metrics: Sequence[tuple[str, str]]) -> list[str]:
+    """The chance row: bag F1 of a coin / of calling every bag positive (balanced test bags), AUC and balanced
+    accuracy 0.5; each retrieval metric's chance as recorded with the runs (random cells of the same bags)."""
+    bag = {"bag_f1": "0.500 / 0.667", "bag_f1_val": "0.500 / 0.667", "bag_auc": "0.500",
+           "bag_balanced_accuracy": "0.500"}
+    cells = []
+    for w in wrs:
+        for col, _ in metrics:
+            if col in bag:
+                cells.append(bag[col])
+                continue
+            v = df.loc[df["wr"] == w, f"{CHANCE_COLUMNS[col]}_mean"].mean()
+            cells.append("n/a" if math.isnan(v) else f"{v:.{1 if col == 'topk_count' else 3}f}")
     return cells
 
 
@@ -81,21 +108,37 @@ def _n_runs(df: pd.DataFrame, method: str) -> str:
 
 def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None,
                    note: str = "") -> str:
-    """The paper table in Markdown, one section per MIL model, with what its numbers are."""
+    """The paper table in Markdown: per MIL model its bag level and its Top-K retrieval (where cells carry labels),
+    each with a chance row, and what its numbers are."""
     best = best_methods(summary, runs)
     parts = []
+    n_bad = int(summary["n_not_converged"].sum()) if "n_not_converged" in summary else 0
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        head = ["method", rate_columns(wrs)[1]] + [f"{rate_heading(w)} {name.replace('Top-K', f'Top-{top_k}')}" for w in wrs
-                                  for _, name in METRICS]
-        rows = [[method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
-                                                                  lambda t: f"**{t}**")
-                for method in ordered(df["method"])]
-        parts.append(f"### {mil}\n\n" + pipe_table(head, rows))
+        for title, metrics in (("bag level", BAG_METRICS), (f"Top-{top_k} retrieval", RETRIEVAL_METRICS)):
+            if not df[[f"{c}_mean" for c, _ in metrics]].notna().any().any():
+                continue              # a cohort's cells carry no label: no retrieval table
+            head = ["method", rate_columns(wrs)[1]] + [f"{rate_heading(w)} {name.replace('Top-K', f'Top-{top_k}')}"
+                                                       for w in wrs for _, name in metrics]
+            rows = [[method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
+                                                                      lambda t: f"**{t}**", metrics,
+                                                                      mark=metrics is BAG_METRICS)
+                    for method in ordered(df["method"])]
+            rows.append(["*chance*", ""] + _chance_cells(df, wrs, metrics))
+            parts.append(f"### {mil}: {title}\n\n" + pipe_table(head, rows))
+    n_runs = int(summary["n_runs"].sum())
     text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
             f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
+            "Bag level on the test bags: F1 at the fixed threshold 0.5 (the paper's); F1 at the threshold of largest F1 "
+            "on the validation bags (carved from the train bags; never the test bags); ROC AUC; balanced accuracy at "
+            "0.5. Chance: AUC and balanced accuracy 0.5, F1 0.5 for a coin and 0.667 for calling every (balanced) "
+            f"bag positive. {NOT_CONVERGED}k: k of the cell's runs did not converge (the MIL's training bag "
+            "cross-entropy never fell below ln 2 − 0.05, or its kept epoch was the last it trained); "
+            f"{n_bad} of {n_runs} runs in all. "
             f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
-            f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag). Bold: the best "
+            f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag); R-precision: the "
+            "share of abnormal cells among as many most attended cells as the bag holds abnormal ones; chance: "
+            "the same for cells drawn at random from the bag. Bold: the best "
             "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
             f"over simulations above 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations, as in paired.md); otherwise no "
             "cell is "
@@ -114,11 +157,11 @@ def table_latex(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = N
     out = ["% requires \\usepackage{booktabs}"]
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        n = len(METRICS)
+        n = len(PAPER_METRICS)
         out += [f"% MIL aggregator: {mil}", "\\begin{tabular}{lr" + "c" * (n * len(wrs)) + "}", "\\toprule"]
         out.append(" & & " + " & ".join(f"\\multicolumn{{{n}}}{{c}}{{{_tex_rate(w)}}}" for w in wrs) + " \\\\")
         out.append(" ".join(f"\\cmidrule(lr){{{3 + i * n}-{2 + (i + 1) * n}}}" for i in range(len(wrs))))
-        names = [name.replace("Top-K", f"Top-{top_k}") for _, name in METRICS]
+        names = [name.replace("Top-K", f"Top-{top_k}") for _, name in PAPER_METRICS]
         out.append("method & $n$ & " + " & ".join(names * len(wrs)) + " \\\\")
         out.append("\\midrule")
         for method in ordered(df["method"]):

@@ -15,7 +15,18 @@ import pandas as pd
 
 from slamags.methods import rank
 
-METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
+BAG_METRICS = [("bag_f1", "F1"), ("bag_f1_val", "F1 (val. threshold)"), ("bag_auc", "AUC"),
+               ("bag_balanced_accuracy", "bal. acc.")]
+"""The bag endpoint of every bag table: F1 at 0.5 (the paper's), F1 at the threshold chosen on validation bags,
+ROC AUC and balanced accuracy (at 0.5), in this order (:mod:`slamags.mil`)."""
+RETRIEVAL_METRICS = [("topk_count", "Top-K"), ("topk_recall", "Top-K recall"), ("topw_precision", "R-precision")]
+"""Top-K retrieval in positive test bags: the paper's count, its recall and R-precision (K = the bag's witnesses)."""
+METRICS = BAG_METRICS + RETRIEVAL_METRICS
+PAPER_METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top-K recall")]
+"""The paper's own columns (the LaTeX table)."""
+CHANCE_COLUMNS = {"topk_count": "topk_count_chance", "topk_recall": "topk_recall_chance",
+                  "topw_precision": "topw_precision_chance"}
+"""Each retrieval metric's chance level, recorded per run beside it (random cells drawn from the same bags)."""
 
 # where a finished run folder keeps each stage's records (the rules' outputs, one per encoder), for the
 # commands that read a kept run: ``collect`` and ``scale-collect``
@@ -54,14 +65,17 @@ def collect_runs(metric_files: Iterable[str], probe_files: Iterable[str] = ()) -
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample std (ddof=1; 0 for a single run) over seeds x MIL seeds, per (mil, method, wr)."""
+    """Mean and sample std (ddof=1; 0 for a single run) over seeds x MIL seeds, per (mil, method, wr), of every
+    metric and chance level the runs have (NaN for one they lack: runs from before it was recorded);
+    ``n_not_converged`` counts the runs whose MIL did not learn (``mil_converged`` false)."""
     g = runs.groupby(["mil", "method", "wr"])
     out = []
     for (mil, method, wr), df in g:
         row: dict[str, Any] = {"mil": mil, "method": method, "wr": wr, "n_runs": len(df)}
-        for col, _ in METRICS:
-            v = df[col].astype(float).dropna()
+        for col in [c for c, _ in METRICS] + list(CHANCE_COLUMNS.values()):
+            v = df[col].astype(float).dropna() if col in df else pd.Series(dtype=float)
             row[f"{col}_mean"] = float(v.mean()) if len(v) else float("nan")
             row[f"{col}_std"] = float(v.std(ddof=1)) if len(v) > 1 else 0.0
+        row["n_not_converged"] = int((df["mil_converged"] == False).sum()) if "mil_converged" in df else 0  # noqa: E712
         out.append(row)
     return pd.DataFrame(out)
