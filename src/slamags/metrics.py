@@ -79,17 +79,16 @@ def topw_precision(scores: np.ndarray, labels: np.ndarray) -> float:
 def choose_threshold(y_val: np.ndarray, prob_val: np.ndarray) -> float:
     """The decision threshold chosen on validation bags: the one of largest F1 there (ties: the widest margin).
 
-    Candidates are the midpoints between consecutive distinct validation probabilities (a bag is positive when
-    its probability is at least the threshold). Among equal F1, the threshold nearest the middle of the widest gap
-    between the positive and negative calls is kept: the midpoint whose neighbours are furthest apart. NaN when
-    the validation bags hold one label only (no threshold can be chosen: nothing is silently 0.5)."""
+    A bag is positive when its probability is at least the threshold. Candidates are the midpoints between
+    consecutive distinct validation probabilities, and between 0 and the lowest (every bag positive) and the highest
+    and 1; among equal F1, the candidate in the widest gap is kept. NaN when the validation bags hold one label only
+    (no threshold can be chosen: nothing is silently 0.5)."""
     y = np.asarray(y_val).astype(int)
     p = np.asarray(prob_val, float)
     if len(np.unique(y)) < 2:
         return float("nan")
-    u = np.unique(p)
-    cands = (u[:-1] + u[1:]) / 2 if len(u) > 1 else u
-    gaps = np.diff(u) if len(u) > 1 else np.zeros(1)
+    edges = np.concatenate([[0.0], np.unique(p), [1.0]])
+    cands, gaps = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     f1 = np.array([f1_score(y, (p >= t).astype(int), zero_division=0) for t in cands])
     best = np.flatnonzero(np.isclose(f1, f1.max()))
     return float(cands[best[np.argmax(gaps[best])]])

@@ -34,9 +34,10 @@ label), never from the test bags (the authors keep the best *training* accuracy)
 validation loss, and the kept epoch's weights are restored.
 
 Whether the MIL learned (``mil_converged`` in every ``metrics.json``, :func:`converged`):
-not when its training bag cross-entropy never fell below ln 2 - 0.05 (a two-class
-model that learned nothing sits at ln 2), and not when the kept epoch is the last one
-trained (the validation loss was still falling when the epochs ran out). The bag
+not when, at the kept epoch, its training bag cross-entropy is above ln 2 - 0.05 or its
+validation loss above ln 2 (a two-class model that learned nothing sits at ln 2), and
+not when the kept epoch is the last one trained (the validation loss was still falling
+when the epochs ran out). The bag
 threshold ``threshold_val`` is chosen on the same validation bags
 (:func:`slamags.metrics.choose_threshold`); ``bag_f1_val`` is the test bags' F1 at it,
 beside ``bag_f1`` at the paper's fixed 0.5.
@@ -338,10 +339,13 @@ def selected(history: list[dict[str, float]]) -> dict[str, float]:
 
 
 def converged(history: list[dict[str, float]]) -> bool:
-    """Whether the MIL learned: its training bag cross-entropy fell below ln 2 - :data:`CONVERGENCE_BAND` at some
-    epoch, and the kept epoch is not the last one trained (then the validation loss was still falling)."""
-    learned = min(r["train_bag_ce"] for r in history) < math.log(2) - CONVERGENCE_BAND
-    return bool(learned and selected(history)["epoch"] < history[-1]["epoch"])
+    """Whether the kept model learned: at its epoch (:func:`selected`) the training bag cross-entropy is below
+    ln 2 - :data:`CONVERGENCE_BAND` and the validation loss below ln 2 (a two-class model that learned nothing sits at
+    ln 2 on both; one that memorised its training bags has the first and not the second, and keeps an early epoch),
+    and that epoch is not the last one trained (then the validation loss was still falling)."""
+    best = selected(history)
+    learned = best["train_bag_ce"] < math.log(2) - CONVERGENCE_BAND and best["val_loss"] < math.log(2)
+    return bool(learned and best["epoch"] < history[-1]["epoch"])
 
 
 def bag_probabilities(model: nn.Module, bags: list[Bag]) -> np.ndarray:

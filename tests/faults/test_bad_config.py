@@ -27,6 +27,9 @@ CASES = {
                                      "error: config key pretrain.warmup_epochs: 3 warm-up epochs exceed the 2 epochs"),
     "no validation bags": ("mil:\n  val_fraction: 0.001\n",
                            "error: config key mil.val_fraction: 0.001 x bags.n_train"),
+    "patience that can never stop": ("mil:\n  epochs: 15\n  patience: 15\n",
+                                     "error: config key mil.patience: 15 epochs without a lower validation loss can "
+                                     "never stop a training of mil.epochs 15"),
     "top-K above the bag size": ("mil:\n  top_k: 5000\n",
                                  "error: config key mil.top_k: 5000 exceeds bags.bag_size"),
     "seed that overflows": ("bags:\n  seeds: [99999999999999999999]\n",
