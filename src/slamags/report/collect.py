@@ -110,7 +110,7 @@ def redraw(dest: Path) -> list[str]:
             from slamags.report.paper_table import table_markdown
             from slamags.report.runs import summarise
 
-            _rewrite(dest / "paper_table.md", table_markdown(summarise(runs), top_k, runs))
+            _rewrite(dest / "paper_table.md", table_markdown(summarise(runs), top_k, runs, bag_size=bag_size))
             drawn.append("paper_table.md")
             paired = paired_differences(runs)
             paired.to_csv(dest / "paired.csv", index=False)

@@ -29,7 +29,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from slamags.bags import cohort_rates, has_cell_labels, rate_heading, rate_label
+from slamags.bags import cohort_rates, has_cell_labels, rate_heading, rate_label, witness_count
 from slamags.io import save_figure
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank
 from slamags.mosaic import cell_mosaic
@@ -74,10 +74,10 @@ def chance_level(metric: str, wr: float, bag_size: int | None = None, top_k: int
     """What a method without information scores: bag AUC 0.5; bag F1 0.5 (a fair coin on balanced test bags);
     Top-K recall of K cells drawn at random from a positive bag of ``bag_size`` cells with ``w`` witnesses:
     ``K w / (bag_size min(K, w))``. None where it is not known."""
-    if metric in ("bag_auc", "bag_f1"):
+    if metric in ("bag_auc", "bag_f1", "bag_f1_val", "bag_balanced_accuracy"):
         return 0.5
     if metric == "topk_recall" and bag_size and top_k:
-        w = max(1, round(wr * bag_size))
+        w = max(1, witness_count(wr, bag_size))       # the witnesses the bags hold (slamags.bags)
         return top_k * w / (bag_size * min(top_k, w))
     return None
 

@@ -40,6 +40,7 @@ from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference
 from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
+from slamags.report.runs import BAG_METRICS as BAG_LEVEL, RETRIEVAL_METRICS
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 
@@ -242,7 +243,14 @@ def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFE
             "of freedom.\n")
 
 
-BAG_METRICS = (("bag_auc", "bag AUC"), ("bag_f1", "bag F1"), ("topk_recall", "Top-K recall"))
+BAG_METRICS = tuple((c, f"bag {n}") for c, n in BAG_LEVEL) + tuple(
+    (c, n) for c, n in RETRIEVAL_METRICS if c != "topk_count")
+"""The bag endpoint (:data:`slamags.report.runs.BAG_METRICS`) and the retrieval readings comparable across rates."""
+
+
+def _present(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """The metrics of :data:`BAG_METRICS` that ``runs`` recorded (runs from before one existed lack it)."""
+    return [(c, n) for c, n in BAG_METRICS if c in runs and runs[c].notna().any()]
 
 
 def bag_level(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
@@ -251,12 +259,13 @@ def bag_level(runs: pd.DataFrame, reference: str = REFERENCE) -> pd.DataFrame:
     ``reference`` by simulation (MIL seeds averaged within a simulation first), called by
     :func:`slamags.report.paired.is_called`."""
     rows: list[dict[str, Any]] = []
+    metrics = _present(runs)
     for (mil, wr), df in runs.groupby(["mil", "wr"]):
-        sims = df.groupby(["method", "seed"])[[c for c, _ in BAG_METRICS]].mean()
+        sims = df.groupby(["method", "seed"])[[c for c, _ in metrics]].mean()
         for method in ordered(df["method"]):
             mine = sims.loc[method]
             row: dict[str, Any] = {"mil": mil, "wr": float(wr), "method": method, "n_simulations": len(mine)}
-            for col, _ in BAG_METRICS:
+            for col, _ in metrics:
                 has_reference = method != reference and reference in sims.index.get_level_values(0)
                 c = compare(mine[col], sims.loc[reference][col] if has_reference else None)
                 row.update({col: c["mean"], f"{col}_low": c["low"], f"{col}_high": c["high"]})
@@ -272,16 +281,17 @@ def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFEREN
     difference to ``reference`` [t-interval], bold where called."""
     parts = []
     n_cmp = 0
+    metrics = _present(table)
     for (mil, wr), df in table.groupby(["mil", "wr"], sort=False):
         head = ["method", "n (sims)"]
-        for _, name in BAG_METRICS:
+        for _, name in metrics:
             name = name.replace("Top-K", f"Top-{top_k}")
             head += [f"{name} [95 % t]", f"Δ vs {reference} [95 % t]"]
         rows = []
         for r in df.itertuples(index=False):
             r = r._asdict()
             cells = [r["method"], r["n_simulations"]]
-            for col, _ in BAG_METRICS:
+            for col, _ in metrics:
                 cells.append(_interval(r[col], r[f"{col}_low"], r[f"{col}_high"]))
                 diff = r.get(f"{col}_diff", float("nan"))
                 if diff is None or math.isnan(diff):
@@ -297,6 +307,7 @@ def bag_level_markdown(table: pd.DataFrame, top_k: int, reference: str = REFEREN
             f"differences; bold: called (the interval excludes 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations). "
             f"{n_cmp} comparisons: "
             f"about {expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from "
-            f"{reference}. Chance: bag AUC and F1 0.5; Top-{top_k} recall of {top_k} cells drawn by chance = {top_k} / bag "
-            f"size × witnesses / min({top_k}, witnesses).\n")
+            f"{reference}. Chance: bag AUC, balanced accuracy and F1 0.5; Top-{top_k} recall of {top_k} cells drawn by "
+            f"chance = {top_k} / bag size × witnesses / min({top_k}, witnesses); R-precision (K = the bag's witnesses) "
+            "by chance = the witness rate.\n")
     return "\n\n".join(parts) + "\n" + note

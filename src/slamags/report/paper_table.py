@@ -84,9 +84,14 @@ def _row_cells(df: pd.DataFrame, mil: str, method: str, wrs: Sequence[float], be
     return cells
 
 
-def _chance_cells(df: pd.DataFrame, wrs: Sequence[float], metrics: Sequence[tuple[str, str]]) -> list[str]:
+def _chance_cells(df: pd.DataFrame, wrs: Sequence[float], metrics: Sequence[tuple[str, str]],
+                  bag_size: int | None = None, top_k: int | None = None) -> list[str]:
     """The chance row: bag F1 of a coin / of calling every bag positive (balanced test bags), AUC and balanced
-    accuracy 0.5; each retrieval metric's chance as recorded with the runs (random cells of the same bags)."""
+    accuracy 0.5; each retrieval metric's chance as recorded with the runs (random cells of the same bags), or for
+    runs from before it was recorded, from ``bag_size`` and ``top_k`` (:func:`slamags.metrics.topk_chance`)."""
+    from slamags.bags import witness_count
+    from slamags.metrics import topk_chance
+
     bag = {"bag_f1": "0.500 / 0.667", "bag_f1_val": "0.500 / 0.667", "bag_auc": "0.500",
            "bag_balanced_accuracy": "0.500"}
     cells = []
@@ -96,6 +101,8 @@ def _chance_cells(df: pd.DataFrame, wrs: Sequence[float], metrics: Sequence[tupl
                 cells.append(bag[col])
                 continue
             v = df.loc[df["wr"] == w, f"{CHANCE_COLUMNS[col]}_mean"].mean()
+            if math.isnan(v) and bag_size and top_k and col != "topw_precision":
+                v = topk_chance(np.arange(bag_size) < witness_count(w, bag_size), top_k)[col[len("topk_"):]]
             cells.append("n/a" if math.isnan(v) else f"{v:.{1 if col == 'topk_count' else 3}f}")
     return cells
 
@@ -107,42 +114,51 @@ def _n_runs(df: pd.DataFrame, method: str) -> str:
 
 
 def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None = None,
-                   note: str = "") -> str:
+                   note: str = "", bag_size: int | None = None) -> str:
     """The paper table in Markdown: per MIL model its bag level and its Top-K retrieval (where cells carry labels),
-    each with a chance row, and what its numbers are."""
+    each with a chance row, and what its numbers are (``bag_size``: for the chance of runs that did not record it)."""
     best = best_methods(summary, runs)
     parts = []
     n_bad = int(summary["n_not_converged"].sum()) if "n_not_converged" in summary else 0
     for mil, df in summary.groupby("mil"):
         wrs = sorted(df["wr"].unique(), reverse=True)
-        for title, metrics in (("bag level", BAG_METRICS), (f"Top-{top_k} retrieval", RETRIEVAL_METRICS)):
-            if not df[[f"{c}_mean" for c, _ in metrics]].notna().any().any():
-                continue              # a cohort's cells carry no label: no retrieval table
+        for title, group in (("bag level", BAG_METRICS), (f"Top-{top_k} retrieval", RETRIEVAL_METRICS)):
+            # what the runs recorded: a cohort's cells carry no label (no retrieval), older runs lack newer metrics
+            metrics = [(c, n) for c, n in group if summary[f"{c}_mean"].notna().any()]
+            if not metrics:
+                continue
             head = ["method", rate_columns(wrs)[1]] + [f"{rate_heading(w)} {name.replace('Top-K', f'Top-{top_k}')}"
                                                        for w in wrs for _, name in metrics]
             rows = [[method, _n_label(runs, df, method)] + _row_cells(df, mil, method, wrs, best, "±",
                                                                       lambda t: f"**{t}**", metrics,
-                                                                      mark=metrics is BAG_METRICS)
+                                                                      mark=group is BAG_METRICS)
                     for method in ordered(df["method"])]
-            rows.append(["*chance*", ""] + _chance_cells(df, wrs, metrics))
+            rows.append(["*chance*", ""] + _chance_cells(df, wrs, metrics, bag_size, top_k))
             parts.append(f"### {mil}: {title}\n\n" + pipe_table(head, rows))
     n_runs = int(summary["n_runs"].sum())
+    has = {c for c, _ in METRICS if summary[f"{c}_mean"].notna().any()}
+    bag = ["F1 at the fixed threshold 0.5 (the paper's)"]
+    if "bag_f1_val" in has:
+        bag.append("F1 at the threshold of largest F1 on the validation bags (carved from the train bags; never the "
+                   "test bags)")
+    bag += [name for c, name in (("bag_auc", "ROC AUC"), ("bag_balanced_accuracy", "balanced accuracy at 0.5"))
+            if c in has]
+    converged = (f" {NOT_CONVERGED}k: k of the cell's runs did not converge (the MIL's kept epoch had a training bag "
+                 "cross-entropy above ln 2 − 0.05 or a validation loss above ln 2, or was the last it trained); "
+                 f"{n_bad} of {n_runs} runs in all." if "n_not_converged" in summary and
+                 "mil_converged" in (runs.columns if runs is not None else ()) else "")
+    retrieval = (f" Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each "
+                 f"positive test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag)" +
+                 ("; R-precision: the share of abnormal cells among as many most attended cells as the bag holds "
+                  "abnormal ones; chance: the same for cells drawn at random from the bag" if "topw_precision" in has
+                  else "") + "." if "topk_count" in has else "")
     text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
             f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
-            "Bag level on the test bags: F1 at the fixed threshold 0.5 (the paper's); F1 at the threshold of largest F1 "
-            "on the validation bags (carved from the train bags; never the test bags); ROC AUC; balanced accuracy at "
-            "0.5. Chance: AUC and balanced accuracy 0.5, F1 0.5 for a coin and 0.667 for calling every (balanced) "
-            f"bag positive. {NOT_CONVERGED}k: k of the cell's runs did not converge (the MIL's training bag "
-            "cross-entropy never fell below ln 2 − 0.05, or its kept epoch was the last it trained); "
-            f"{n_bad} of {n_runs} runs in all. "
-            f"Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each positive "
-            f"test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag); R-precision: the "
-            "share of abnormal cells among as many most attended cells as the bag holds abnormal ones; chance: "
-            "the same for cells drawn at random from the bag. Bold: the best "
+            f"Bag level on the test bags: {'; '.join(bag)}. Chance: AUC and balanced accuracy 0.5, F1 0.5 for a coin "
+            f"and 0.667 for calling every (balanced) bag positive.{converged}{retrieval} Bold: the best "
             "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
             f"over simulations above 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations, as in paired.md); otherwise no "
-            "cell is "
-            "bold." + (f" {note}" if note else "") + "\n")
+            "cell is bold." + (f" {note}" if note else "") + "\n")
     return "\n\n".join(parts) + "\n" + text
 
 
