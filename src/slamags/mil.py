@@ -49,7 +49,7 @@ import copy
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -293,11 +293,14 @@ def _eval_loss(model: nn.Module, bags: list[Bag]) -> float:
 
 def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay: float, seed: int,
               val_fraction: float, n_prototypes: int, prototype_init: str = "random",
-              patience: int | None = None) -> tuple[nn.Module, list[dict[str, float]]]:
+              patience: int | None = None,
+              on_epoch: Callable[[nn.Module, dict[str, float]], None] | None = None
+              ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train ``name`` on the fit share of ``train`` (:func:`split_validation`), keep the epoch of lowest validation
     loss (its weights restored), and stop early once ``patience`` epochs pass without a lower one (None: train every
     epoch). Each history row: ``epoch``, ``train_loss`` (what is optimised, auxiliary terms included),
-    ``train_bag_ce`` (the bag cross-entropy alone) and ``val_loss``."""
+    ``train_bag_ce`` (the bag cross-entropy alone) and ``val_loss``; ``on_epoch(model, row)`` sees the model (in eval
+    mode) after each epoch (a benchmark's curve; the training does not depend on it)."""
     torch.manual_seed(seed)
     fit, val = split_validation(train, val_fraction, seed)
     model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed,
@@ -324,6 +327,8 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
         vl = _eval_loss(model, val)
         history.append({"epoch": epoch + 1, "train_loss": total / len(fit), "train_bag_ce": total_ce / len(fit),
                         "val_loss": vl})
+        if on_epoch is not None:
+            on_epoch(model, history[-1])
         if vl < best_loss:
             best_loss, best, best_epoch = vl, copy.deepcopy(model.state_dict()), epoch + 1
         elif patience is not None and epoch + 1 - best_epoch >= patience:

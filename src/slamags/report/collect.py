@@ -32,7 +32,10 @@ TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "repre
           "runtime.md", "all_runs.parquet")
 
 
-def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
+def collect(run: Path, dest: Path, bag_size: int, top_k: int, reference: str | None = None) -> list[str]:
+    """Copy ``run``'s small outputs into ``dest``. With ``reference`` (a method of the run), ``paired.csv`` and
+    ``paired.md`` compare every method with it instead of the paper's method with every other
+    (:func:`slamags.report.leaderboard.bag_level`: bag level and retrieval, simulation-level t-intervals)."""
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in TABLES:
@@ -65,6 +68,12 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int) -> list[str]:
             endpoints.main([str(dest / "all_runs.parquet"), "--bag-size", str(bag_size), "--top-k", str(top_k)])
         (dest / "endpoints.md").write_text(buf.getvalue())
         copied.append("endpoints.md")
+        if reference is not None:
+            from slamags.report.leaderboard import bag_level, bag_level_markdown
+
+            table = bag_level(pd.read_parquet(dest / "all_runs.parquet"), reference)
+            table.to_csv(dest / "paired.csv", index=False)
+            _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
     return copied
 
 
@@ -138,8 +147,9 @@ def main() -> None:
     ap.add_argument("--bag-size", type=int, required=True)
     ap.add_argument("--top-k", type=int, required=True)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="add or replace a run.json field")
+    ap.add_argument("--reference", default=None, help="paired.md compares every method with this one (e.g. simclr)")
     a = ap.parse_args()
-    copied = collect(Path(a.run), Path(a.dest), a.bag_size, a.top_k)
+    copied = collect(Path(a.run), Path(a.dest), a.bag_size, a.top_k, a.reference)
     run_json = Path(a.dest) / "run.json"
     if a.set and run_json.exists():
         info = json.loads(run_json.read_text())
