@@ -68,6 +68,31 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def slides_gallery_figure(ranked: pd.DataFrame, root: Path, top_k: int, context: str = "",
+                          max_slides: int = 20) -> plt.Figure:
+    """``gallery.png``: one row per test slide (most probably positive first, up to ``max_slides``), its ``top_k``
+    most attended cells (:func:`ranked_cells`' first ranks) as one mosaic image, labelled with the slide, its
+    probability and label."""
+    order = ranked.groupby("slide_id")["slide_prob"].first().sort_values(ascending=False, kind="stable").index
+    shown = list(order[:max_slides])
+    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, top_k * 0.9) + 1.6, 0.9 * len(shown) + 0.6),
+                             squeeze=False)
+    for ax, slide in zip(axes[:, 0], shown):
+        d = ranked[ranked["slide_id"] == slide].sort_values("rank").head(top_k)
+        ax.imshow(cell_mosaic([Path(root) / p for p in d["path"]], d["instance_label"].tolist(), top_k))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_ylabel(f"{slide}\nP={d['slide_prob'].iloc[0]:.2f} (y={int(d['slide_label'].iloc[0])})", rotation=0,
+                      ha="right", va="center", fontsize=9)
+    more = f"; {len(order) - len(shown)} more in slides/" if len(order) > len(shown) else ""
+    fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''} (red: true "
+                 f"abnormal, where known){more}", fontsize=9)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
 def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_dir: str, top_k: int,
                     context: str = "", max_slides: int = 20) -> pd.DataFrame:
     """Write ``ranked.csv``, ``slides/`` and ``gallery.png`` into ``out_dir`` (see the module docstring)."""
@@ -91,22 +116,7 @@ def write_retrieval(attention_path: str, bags_path: str, dataset_json: str, out_
                                         top["rank"].tolist(), top["attention"].tolist(), str(slide),
                                         int(top["slide_label"].iloc[0]), float(top["slide_prob"].iloc[0]),
                                         top_k)).save(tmp, format="PNG")
-    shown = list(order[:max_slides])
-    fig, axes = plt.subplots(len(shown), 1, figsize=(max(4.0, top_k * 0.9) + 1.6, 0.9 * len(shown) + 0.6),
-                             squeeze=False)
-    for ax, slide in zip(axes[:, 0], shown):
-        d = ranked[ranked["slide_id"] == slide].head(top_k)
-        ax.imshow(cell_mosaic([root / p for p in d["path"]], d["instance_label"].tolist(), top_k))
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.set_ylabel(f"{slide}\nP={d['slide_prob'].iloc[0]:.2f} (y={int(d['slide_label'].iloc[0])})", rotation=0,
-                      ha="right", va="center", fontsize=9)
-    more = f"; {len(order) - len(shown)} more in slides/" if len(order) > len(shown) else ""
-    fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''} (red: true "
-                 f"abnormal, where known){more}", fontsize=9)
-    fig.tight_layout(pad=0.3)
+    fig = slides_gallery_figure(ranked, root, top_k, context, max_slides)
     save_figure(fig, out / "gallery")
     (out / "gallery.pdf").unlink(missing_ok=True)
     log.info("retrieval: %d test slides ranked into %s", len(order), out)
