@@ -51,8 +51,12 @@ def _decode_cuda(paths: Sequence[str], size: int, device: torch.device, batch: i
 
 def load_images(root: str | os.PathLike[str], rel_paths: Sequence[str], size: int, workers: int = 4,
                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """Decode ``root/rel_paths`` into a uint8 tensor ``(N, 3, size, size)`` on ``device``."""
+    """Decode ``root/rel_paths`` into a uint8 tensor ``(N, 3, size, size)`` on ``device``. A path listed several
+    times (``bags.reuse`` puts a cell in many bags) is decoded once and its rows copied."""
     device = torch.device(device)
+    unique, inverse = np.unique(np.asarray(rel_paths, dtype=object).astype(str), return_inverse=True)
+    if len(unique) < len(rel_paths):
+        return load_images(root, unique.tolist(), size, workers, device)[torch.as_tensor(inverse.reshape(-1)).to(device)]
     paths = [str(Path(root) / p) for p in rel_paths]
     if device.type == "cuda" and all(p.lower().endswith((".jpg", ".jpeg")) for p in paths):
         try:
