@@ -231,11 +231,13 @@ def optimiser(params: list[torch.Tensor], settings: TrainSettings) -> tuple[torc
 class CellTargets:
     """What some methods know of each train patch beyond its bag label, in the train table's order:
     ``cell_classes`` (codes of the TRUE cell class: the supervised ceiling only), ``bag_ids`` (ItS2CLR's MIL
-    model groups cells by bag), ``prior`` (nnPU's abnormal share of positive-bag cells: the witness rate) and
-    ItS2CLR's settings and latest instance ``scores``."""
+    model groups cells by bag), ``patch_ids`` (a cell in many bags is embedded once for the refresh), ``prior``
+    (nnPU's abnormal share of positive-bag cells: the witness rate) and ItS2CLR's settings and latest instance
+    ``scores``."""
 
     cell_classes: np.ndarray | None = None
     bag_ids: np.ndarray | None = None
+    patch_ids: np.ndarray | None = None
     prior: float | None = None
     pseudo: PseudoLabelSettings = PseudoLabelSettings()
     scores: np.ndarray | None = None
@@ -400,7 +402,10 @@ class Trainer:
         if epoch % s.refresh_every == 0 or self.cells.scores is None:
             from slamags.embed import embed_images
 
-            feats = embed_images(self.model, self.images, self.crop, "backbone", 512, self.device)  # eval mode
+            ids = self.cells.patch_ids if self.cells.patch_ids is not None else np.arange(len(self.images))
+            _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)   # each cell once (reuse)
+            feats = embed_images(self.model, self.images[torch.as_tensor(first)], self.crop, "backbone", 512,
+                                 self.device)[inverse.reshape(-1)]                           # eval mode
             self.cells.scores = instance_scores(feats, bags, self.bag_labels.numpy(), self.settings.seed + epoch, s)
         share = self_paced_share(epoch, self.settings.epochs, s)
         self.pseudo = torch.as_tensor(pseudo_labels(self.cells.scores, bags, self.bag_labels.numpy(), share,
@@ -450,7 +455,7 @@ def progress_line(row: dict[str, Any]) -> str:
 def cell_targets(method: MethodSpec, train: pd.DataFrame, pretrain: dict[str, Any],
                  ids: dict[str, Any] | None) -> CellTargets:
     """What ``method`` reads of the train cells beyond their bag labels (:class:`CellTargets`)."""
-    out = CellTargets(bag_ids=train["bag_id"].astype(str).to_numpy())
+    out = CellTargets(bag_ids=train["bag_id"].astype(str).to_numpy(), patch_ids=train["patch_id"].to_numpy())
     if method.needs_cell_labels:
         if not has_cell_labels(train):
             raise SlamagsError(f"pretrain method {method.name} trains on true cell labels, which a cohort's cells do "
