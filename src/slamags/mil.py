@@ -394,6 +394,7 @@ def evaluate(model: nn.Module, test: list[Bag], bags: pd.DataFrame, top_k: int,
     m["bag_f1_val"] = (float("nan") if math.isnan(threshold_val) else
                        bag_metrics(np.array(labels), np.array(probs), threshold_val)["bag_f1"])
     m["threshold_val"] = threshold_val
+    m["bag_prob_spread"] = float(np.max(np.abs(np.array(probs) - 0.5))) if probs else float("nan")
     m["topk_k"] = top_k
     for k, v in per_bag.items():
         m[k] = float(np.nanmean(v)) if v and not np.all(np.isnan(v)) else float("nan")

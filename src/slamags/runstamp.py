@@ -46,8 +46,10 @@ def check(cfg: Mapping[str, Any], results: str | Path = "results") -> None:
     theirs = json.loads(stamp.read_text())
     if theirs.get("fingerprint") != fingerprint(cfg):
         raise SlamagsError(f"{results}/ holds the outputs of another configuration ({theirs.get('data')}), not this "
-                           f"one ({describe(cfg)}); move or delete {results}/ first, or run this configuration in a "
-                           "folder of its own: snakemake --directory <folder> ...")
+                           f"one ({describe(cfg)}); nothing was changed. To work on that run (its report "
+                           "included), give the same --configfile files (and --directory) it was run with; to run "
+                           "this configuration beside it, add --directory <a folder of its own> to each of its "
+                           "commands")
 
 
 def claim(cfg: Mapping[str, Any], results: str | Path = "results") -> None:

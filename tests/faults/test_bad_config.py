@@ -8,9 +8,11 @@ CASES = {
     "unknown method": ("pretrain:\n  methods: [simclr, slamags]\n",
                        "error: config key pretrain.methods.1: 'slamags' is not allowed; choose one of random, simclr"),
     "witness rate above 1": ("bags:\n  witness_rates: [0.1, 1.5]\n",
-                             "error: config key bags.witness_rates.1: 1.5 is greater than the maximum of 1"),
+                             "error: config key bags.witness_rates.1: 1.5 must be above 0 and at most 1 (a share of the bag: "
+                             "0.05 = 5 %)"),
     "witness rate 0": ("bags:\n  witness_rates: [0]\n",
-                       "error: config key bags.witness_rates.0: 0 is less than or equal to the minimum of 0"),
+                       "error: config key bags.witness_rates.0: 0 must be above 0 and at most 1 (a share of the bag: "
+                       "0.05 = 5 %)"),
     "bags larger than the data": ("bags:\n  bag_size: 400\n",
                                   "error: config key bags: 30 bags per label of 400 cells need 23400 negative cells "
                                   "(LYT), the dataset has 2400"),

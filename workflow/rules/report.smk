@@ -185,6 +185,7 @@ rule landing:
     input:
         image=LANDING_IMAGE,
         table="results/tables/paper_table.html",
+        runs="results/tables/all_runs.parquet",
     output:
         "results/report/landing.html",
     log:
@@ -193,5 +194,7 @@ rule landing:
         "../envs/report.yaml"
     params:
         caption=LANDING_CAPTION,
+        note=slamags_config.demonstration_note(config),
+        answer=LANDING_ANSWER,
     script:
         "../scripts/landing.py"

@@ -2,5 +2,6 @@ from slamags.report.landing import write_landing
 from slamags.runner import run_job
 
 i = snakemake.input
-run_job(snakemake, write_landing, image_png=i.image, table_html=i.table, out=snakemake.output[0],
-        caption=snakemake.params.caption)
+run_job(snakemake, write_landing, images=list(i.image), table_html=i.table, out=snakemake.output[0],
+        caption=snakemake.params.caption, runs_path=i.runs, note=snakemake.params.note,
+        answer=snakemake.params.answer)

@@ -66,6 +66,8 @@ def _one_line(err: jsonschema.ValidationError) -> str:
         return f"config key {key}: unknown key(s) {', '.join(map(str, extra))}; allowed: {allowed}"
     if v == "enum":
         return f"config key {key}: {err.instance!r} is not allowed; choose one of {', '.join(map(str, s['enum']))}"
+    if "x-hint" in s:          # a value the schema refuses, said in the user's words (the schema's x-hint)
+        return f"config key {key}: {err.instance!r} {s['x-hint']}"
     return f"config key {key}: {err.message}"
 
 
