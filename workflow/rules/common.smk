@@ -25,8 +25,6 @@ LOW_WR = slamags_config.wr_tag(min(slamags_config.witness_rates(config)))
 COHORT_TABLE = config["cohort"]["table"] if slamags_config.is_cohort(config) else []
 # the demonstration notice that opens every table when the cells are generated
 NOTE = slamags_config.demonstration_note(config)
-# the report's landing page: the headline image (bag F1 against witness rate; a cohort: the first method's
-# retrieval gallery) and the paper's table (slamags.report.landing)
 # the landing page's figure: bag F1 against the witness rate; for a cohort, the retrieval gallery of the method
 # with the highest bag AUC (chosen when the tables exist: every method's gallery is an input)
 LANDING_IMAGE = (
