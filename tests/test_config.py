@@ -13,7 +13,7 @@ from slamags.config import validate
     ({"bags": {"witness_rates": [0.001]}}, "raise bags.bag_size to at least 500"),
     ({"bags": {"bag_size": "big"}}, "bags.bag_size: 'big' is not of type 'integer'"),
     ({"mil": {"models": ["clam_mb"]}}, "mil.models.0: 'clam_mb' is not allowed; choose one of pamil, abmil, "
-                                       "transmil, dsmil, clam_sb, torchmil_abmil"),
+                                       "meanpool, maxpool, transmil, dsmil, clam_sb, torchmil_abmil"),
     ({"pretrain": {"epochs": 0}}, "pretrain.epochs: 0 is less than the minimum of 1"),
     ({"dataset": {"kind": "tcia", "root": None}}, "dataset.root: required for dataset.kind=tcia"),
     ({"dataset": {"kind": "folder", "root": "/nonexistent/cells"}}, "folder /nonexistent/cells does not exist"),

@@ -26,6 +26,7 @@ from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.images import load_images
 from slamags.embeddings import write_embeddings
+from slamags.encoders import FeatureTable
 from slamags.io import write_json
 from slamags.metrics import linear_probe_auc
 from slamags.model import FEATURE_DIM, PROJECTION_DIM, Encoder, load_encoder
@@ -54,7 +55,7 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
     return torch.cat(out).numpy()
 
 
-def evaluation_endpoints(model: torch.nn.Module, info: dict[str, Any], bags: pd.DataFrame, index_path: str,
+def evaluation_endpoints(model: "torch.nn.Module | FeatureTable", info: dict[str, Any], bags: pd.DataFrame, index_path: str,
                          size: int, crop: int, embed: dict[str, Any], device: torch.device,
                          seed: int) -> dict[str, Any]:
     """:func:`slamags.evaluation.endpoints` of ``model`` on the evaluation cells of ``bags`` (every labelled
@@ -65,10 +66,10 @@ def evaluation_endpoints(model: torch.nn.Module, info: dict[str, Any], bags: pd.
     cells = evaluation_cells(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"])
     paths = cells["path"].tolist()
     # decoded and embedded a chunk at a time: at the paper's scale the set is most of the collection
-    emb = np.concatenate([embed_images(model, load_images(info["root"], paths[k:k + EVAL_CHUNK], size, workers=4,
-                                                          device=device), crop, embed["layer"], embed["batch_size"],
-                                       device) for k in range(0, len(paths), EVAL_CHUNK)] or
-                         [np.zeros((0, 1), np.float32)])
+    emb = model.lookup(cells) if isinstance(model, FeatureTable) else np.concatenate(
+        [embed_images(model, load_images(info["root"], paths[k:k + EVAL_CHUNK], size, workers=4, device=device), crop,
+                      embed["layer"], embed["batch_size"], device) for k in range(0, len(paths), EVAL_CHUNK)]
+        or [np.zeros((0, 1), np.float32)])
     out = endpoints(emb, cells, seed)
     seconds = time.perf_counter() - t0     # logged, not written: probe.json holds no timing (runs compare equal)
     log.info("embed: evaluation set of %d cells (%d abnormal, %d normal): eval_auc %.3f, knn_f1 %.3f in %.1f s%s",
@@ -90,18 +91,23 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     model, meta = load_encoder(encoder_path)
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
-    size = int(meta["image_size"])            # the side the encoder was trained at
-    crop = int(meta["crop"])
     first = ~bags["patch_id"].duplicated().to_numpy()    # bags.reuse puts a cell in many bags: embed it once
     cells = bags[first]
-    t0 = time.perf_counter()
-    images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
-    t1 = time.perf_counter()
-    emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
-    t2 = time.perf_counter()
-    log.info("embed %s: %s", meta.get("method"), describe_resize({**info, "resize": size}))
-    log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
-             len(cells), t1 - t0, t2 - t1, len(cells) / max(t2 - t1, 1e-9), device)
+    if isinstance(model, FeatureTable):       # features made elsewhere: looked up, not computed
+        emb = model.lookup(cells)
+        size = crop = 0
+        log.info("embed %s: %d cells looked up in %s", meta.get("method"), len(cells), model.path)
+    else:
+        size = int(meta["image_size"])            # the side the encoder was trained at
+        crop = int(meta["crop"])
+        t0 = time.perf_counter()
+        images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
+        t1 = time.perf_counter()
+        emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
+        t2 = time.perf_counter()
+        log.info("embed %s: %s", meta.get("method"), describe_resize({**info, "resize": size}))
+        log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
+                 len(cells), t1 - t0, t2 - t1, len(cells) / max(t2 - t1, 1e-9), device)
     if len(cells) < len(bags):
         emb = emb[pd.Index(cells["patch_id"]).get_indexer(bags["patch_id"])]
     write_embeddings(bags, emb, out)

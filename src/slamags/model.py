@@ -97,6 +97,10 @@ def load_encoder(path: str | os.PathLike[str], map_location: str | torch.device 
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any failure to unpickle means a damaged file
         raise SlamagsError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); {fix}") from e
+    if isinstance(ckpt, dict) and ckpt.get("arch") in ("external", "features") and "spec" in ckpt:
+        from slamags.encoders import load_external       # an encoder made elsewhere (its file, checked)
+
+        return load_external(path, ckpt)  # type: ignore[return-value]
     if not isinstance(ckpt, dict) or ckpt.get("arch") not in ENCODERS or "state_dict" not in ckpt:
         if isinstance(ckpt, dict) and "arch" in ckpt:
             what = f"architecture {ckpt['arch']!r}"

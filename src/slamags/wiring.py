@@ -74,6 +74,13 @@ def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_enc
 
     if run.method is None:
         raise ValueError("pretrain needs the run's method")
+    if run.method in cfg.get("encoders", {}):        # made elsewhere: checked and recorded, nothing trained
+        from slamags.encoders import import_encoder
+
+        return StageCall(import_encoder, {"name": run.method, "spec": cfg["encoders"][run.method],
+                                          "out_encoder": out_encoder, "out_metrics": out_metrics,
+                                          "ids": run.columns(with_method=False), "index_path": index_path,
+                                          "out_steps": out_steps})
     return StageCall(run_pretraining, {
         "pretrain": pretrain_section(cfg), "bags_path": bags_path, "dataset_json": dataset_json,
         "method": run.method, "out_encoder": out_encoder, "out_metrics": out_metrics, "ckpt_dir": ckpt_dir,
@@ -82,10 +89,11 @@ def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_enc
 
 
 def init_method(method: str) -> str | None:
-    """The method whose encoder of the same simulation ``method`` starts from (ItS2CLR: SimCLR), or None."""
-    from slamags.methods import spec
+    """The method whose encoder of the same simulation ``method`` starts from (ItS2CLR: SimCLR), or None (an
+    encoder made elsewhere, :mod:`slamags.encoders`, starts from its own file)."""
+    from slamags.methods import METHODS
 
-    return spec(method).init
+    return METHODS[method].init if method in METHODS else None
 
 
 def embed(cfg: Config, run: RunId, encoder_path: str, bags_path: str, dataset_json: str, out: str, out_probe: str,

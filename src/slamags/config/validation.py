@@ -98,6 +98,9 @@ def _sets(cfg: Any, path: tuple[str, ...]) -> bool:
 def validate(cfg: Config, check_paths: bool = True) -> Config:
     """Validate ``cfg`` in place (defaults filled); raise :class:`SlamagsError` with one line."""
     sch = schema()
+    encoders = cfg.get("encoders") if isinstance(cfg.get("encoders"), dict) else {}
+    sch["properties"]["pretrain"]["properties"]["methods"]["items"]["enum"] += [e for e in encoders
+                                                                              if isinstance(e, str)]
     validator = _Validator(sch)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
@@ -105,6 +108,7 @@ def validate(cfg: Config, check_paths: bool = True) -> Config:
         err.key_path = _key_path(errors[0])  # type: ignore[attr-defined]
         raise err
     _fill_defaults(cfg, sch)
+    _check_encoders(cfg)
     ds, bags = cfg["dataset"], cfg["bags"]
     _check_methods(cfg)
     if is_cohort(cfg):
@@ -209,6 +213,22 @@ def _check_consistency(cfg: Config) -> None:
                            f"(it would retrieve every cell); set it to at most {b['bag_size']}")
 
 
+def _check_encoders(cfg: Config) -> None:
+    """Encoders made elsewhere (:mod:`slamags.encoders`): a name of their own, a network or a feature table."""
+    from slamags.methods import METHODS
+
+    for name, spec in cfg["encoders"].items():
+        if name in METHODS:
+            raise SlamagsError(f"config key encoders.{name}: {name} is a method of the table; give the encoder "
+                               "another name")
+        if bool(spec.get("weights")) == bool(spec.get("features")):
+            raise SlamagsError(f"config key encoders.{name}: give weights (a network's file, with arch and "
+                               "input_size) or features (a per-cell feature table), one of the two")
+        if spec.get("weights") and "input_size" not in spec:
+            raise SlamagsError(f"config key encoders.{name}.input_size: required with weights: the side in px the "
+                               "network sees (e.g. 224)")
+
+
 def _check_methods(cfg: Config) -> None:
     """Methods that need what the config does not give: true cell labels on a cohort, the nnPU prior on a
     cohort, the encoder a method starts from."""
@@ -216,6 +236,8 @@ def _check_methods(cfg: Config) -> None:
 
     methods = cfg["pretrain"]["methods"]
     for i, m in enumerate(methods):
+        if m not in METHODS:          # an encoder made elsewhere (_check_encoders)
+            continue
         spec = METHODS[m]
         if is_cohort(cfg) and spec.needs_cell_labels:
             raise SlamagsError(f"config key pretrain.methods.{i}: {m} trains on true cell labels, which a cohort's "
@@ -234,6 +256,8 @@ def _check_combiners(cfg: Config) -> None:
     from slamags.methods import METHODS
 
     for i, m in enumerate(cfg["pretrain"]["methods"]):
+        if m not in METHODS:          # an encoder made elsewhere: nothing to combine
+            continue
         missing = missing_packages(METHODS[m].combine)
         if METHODS[m].needs and importlib.util.find_spec("lightly") is None:
             raise SlamagsError(f"config key pretrain.methods.{i}: {m} needs lightly, not installed; install it "

@@ -64,10 +64,11 @@ def _style(m: str, methods: Sequence[str]) -> dict:
 
 
 def _untrained(m: str) -> bool:
-    """A method of the table that trains nothing (the random initialisation: every method's starting point)."""
+    """A method that trains nothing here: the random initialisation (every method's starting point), or an encoder
+    made elsewhere (:mod:`slamags.encoders`)."""
     from slamags.methods import METHODS
 
-    return m in METHODS and not METHODS[m].trains
+    return m not in METHODS or not METHODS[m].trains      # outside the table: made elsewhere, trained here never
 
 
 def chance_level(metric: str, wr: float, bag_size: int | None = None, top_k: int | None = None) -> float | None:

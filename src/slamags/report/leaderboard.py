@@ -47,10 +47,11 @@ REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 
 def kind(method: str) -> str:
     """``oracle`` (true cell labels: the ceiling), ``floor`` (no training, the image itself), ``none`` (random
-    initialisation), ``slide-label-aware`` (uses bag labels) or ``self-supervised`` (does not)."""
+    initialisation), ``slide-label-aware`` (uses bag labels), ``self-supervised`` (does not) or ``pretrained``
+    (a name outside the method table: an encoder made elsewhere, :mod:`slamags.encoders`)."""
     spec = METHODS.get(method)
     if spec is None:
-        return "none"
+        return "pretrained"
     if spec.oracle:
         return "oracle"
     if spec.floor:
@@ -61,8 +62,9 @@ def kind(method: str) -> str:
 
 
 def counted(method: str) -> bool:
-    """Whether a method's difference to the reference counts among the comparisons (never the oracle)."""
-    return kind(method) != "oracle"
+    """Whether a method's difference to the reference counts among the comparisons: never the oracle's, never an
+    encoder made elsewhere (reference rows, not candidates)."""
+    return kind(method) not in ("oracle", "pretrained")
 
 
 def label_head_column(method: str) -> str | None:
@@ -199,7 +201,8 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             f"simulations where the method is higher. {n_cmp} comparisons: about "
             f"{expected_false_calls(n_cmp):.1f} would be called by chance if no method differed from {reference}. "
             "Kind: oracle = trained on the TRUE cell labels (the ceiling; never called, never counted); floor = the "
-            "image itself, no training.\n")
+            "image itself, no training." + (" pretrained = an encoder made elsewhere (a reference row; never called, "
+                                            "never counted)." if "pretrained" in set(table["kind"]) else "") + "\n")
     if "eval_auc" in table:
         note += ("eval AUC: abnormal vs normal linear probe cross-fitted over 5 fixed folds of every labelled cell "
                  f"in no train bag ({table['eval_positives'].min():.0f} abnormal cells scored per simulation); "

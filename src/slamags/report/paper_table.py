@@ -150,7 +150,7 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
     retrieval = (f" Top-{top_k}: mean number of true abnormal cells among the {top_k} most attended cells of each "
                  f"positive test bag; Top-{top_k} recall divides it by min({top_k}, abnormal cells in the bag)" +
                  ("; R-precision: the share of abnormal cells among as many most attended cells as the bag holds "
-                  "abnormal ones; chance: the same for cells drawn at random from the bag" if "topw_precision" in has
+                  "abnormal ones; chance: the same for cells drawn uniformly from the bag" if "topw_precision" in has
                   else "") + "." if "topk_count" in has else "")
     text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
             f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "

@@ -26,7 +26,7 @@ PAPER_METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top
 """The paper's own columns (the LaTeX table)."""
 CHANCE_COLUMNS = {"topk_count": "topk_count_chance", "topk_recall": "topk_recall_chance",
                   "topw_precision": "topw_precision_chance"}
-"""Each retrieval metric's chance level, recorded per run beside it (random cells drawn from the same bags)."""
+"""Each retrieval metric's chance level, recorded per run beside it (as many cells drawn uniformly from the same bags)."""
 
 # where a finished run folder keeps each stage's records (the rules' outputs, one per encoder), for the
 # commands that read a kept run: ``collect`` and ``scale-collect``
