@@ -100,9 +100,17 @@ def test_patient_level_splits_are_seeded_and_repeatable(cohort):
 
 
 def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(cohort, tmp_path):
+    import torch
+    from torchvision.models import resnet18
+
     root, table, rows = cohort
     cfg_path = tmp_path / "cohort.yaml"
-    cfg_path.write_text(yaml.safe_dump(cohort_config(root, table)))
+    torch.save(resnet18(weights=None).state_dict(), tmp_path / "lab-resnet18.pth")     # a lab's own network
+    cfg = cohort_config(root, table)
+    cfg["encoders"] = {"lab_resnet": {"arch": "torchvision:resnet18", "weights": str(tmp_path / "lab-resnet18.pth"),
+                                      "input_size": 32}}
+    cfg["pretrain"]["methods"].append("lab_resnet")
+    cfg_path.write_text(yaml.safe_dump(cfg))
     r = snakemake(tmp_path, "--cores", "2", "--configfile", str(cfg_path))
     assert r.returncode == 0, r.stderr[-3000:]
     res = tmp_path / "results"
@@ -110,7 +118,7 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     assert set(bags["bag_id"]) == set(rows["slide_id"]) and (bags["instance_label"] == -1).all()
     assert bags.groupby("bag_id")["bag_label"].first().to_dict() == rows.set_index("slide_id")["label"].to_dict()
     test_slides = sorted(bags.loc[bags["split"] == "test", "bag_id"].unique())
-    for method in ("random", "slam_ags"):
+    for method in ("random", "slam_ags", "lab_resnet"):
         ranked = pd.read_csv(res / f"retrieval/{method}/ranked.csv")
         assert sorted(ranked["slide_id"].unique()) == test_slides
         for slide, d in ranked.groupby("slide_id"):
@@ -122,6 +130,7 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     paper = (res / "tables/paper_table.md").read_text()
     assert "cohort" in paper and "Under-trained" in paper
     runs = pd.read_parquet(res / "tables/all_runs.parquet")
+    assert set(runs["method"]) == {"random", "slam_ags", "lab_resnet"} and "lab_resnet" in paper
     assert runs["topk_recall"].isna().all() and runs["bag_auc"].notna().all() and set(runs["seed"]) == {0, 1}
     # a cohort is described as one: no witness rate in its tables or figures, no figure that needs cell labels
     for table in sorted((res / "tables").glob("*.md")):

@@ -25,6 +25,8 @@ The whole chain, in the order the workflow runs it (pretrain, embed and mil once
         --attention run/slam_ags/pamil.parquet --out-dir run/retrieval/slam_ags
 
 ``slamags synth`` writes generated cells on its own; ``slamags dataset`` does the same for a config.
+``slamags export`` writes a run's embeddings per bag for CLAM, TRIDENT or torchmil; ``slamags export-encoder``
+writes one of our encoders as a plain torchvision ResNet18 state_dict (:mod:`slamags.export`).
 
 ``--config`` takes one or more files; later files override earlier ones, as
 Snakemake's ``--configfile`` does.
@@ -113,6 +115,18 @@ def _scale_collect(a: argparse.Namespace) -> None:
 
 def _bags(a: argparse.Namespace) -> None:
     guarded(wiring.bags(_config(a), wiring.RunId(a.wr, a.seed), index_path=a.index, out=a.out))
+
+
+def _export(a: argparse.Namespace) -> None:
+    from slamags.export import export_embeddings
+
+    guarded(export_embeddings, bags_path=a.bags, embeddings_path=a.embeddings, out_dir=a.out, fmt=a.format)
+
+
+def _export_encoder(a: argparse.Namespace) -> None:
+    from slamags.export import export_encoder
+
+    guarded(export_encoder, encoder_path=a.encoder, out=a.out)
 
 
 def _pretrain(a: argparse.Namespace) -> None:
@@ -215,8 +229,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--seed",), {"type": int, "required": True}), (("--out",), {"required": True})]),
     "pretrain": ("pretrain one encoder (one method) on the train bags", _pretrain, [
         CONFIG, BAGS, DATASET, (("--encoder",), {"required": True}),
-        (("--method",), {"required": True, "choices": _method_names(), "metavar": "METHOD",
-                         "help": "one of: " + ", ".join(_method_names())}),
+        (("--method",), {"required": True, "metavar": "METHOD",
+                         "help": "one of: " + ", ".join(_method_names()) + ", or a name of the config's encoders"}),
         (("--metrics",), {"required": True}), (("--ckpt-dir",), {"default": None}),
         (("--index",), {"default": None, "help": "patch index: adds the per-epoch held-out probe AUC (learning curve)"}),
         *RUN_IDS,
@@ -244,6 +258,13 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--probes",), {**FILES, "required": True, "help": "probe.json of every embedding"}),
         (("--pretrain",), {**FILES, "default": [], "help": "metrics.parquet of every pretraining (learning curve)"}),
         (("--out-dir",), {"required": True})]),
+    "export": ("a run's embeddings per bag for CLAM/TRIDENT (HDF5, .pt) or torchmil (.npy)", _export, [
+        BAGS, (("--embeddings",), {"required": True, "help": "embeddings.parquet of the embed stage"}),
+        (("--out",), {"required": True, "help": "the folder to write"}),
+        (("--format",), {"required": True, "choices": ["clam", "torchmil"]})]),
+    "export-encoder": ("one of our encoders as a plain torchvision ResNet18 state_dict", _export_encoder, [
+        (("--encoder",), {"required": True, "help": "encoder.pt of the pretrain stage"}),
+        (("--out",), {"required": True, "help": "the .pth file to write"})]),
     "figures": ("the figures of the report, from the tables and one simulation's runs", _figures, [
         CONFIG, (("--tables",), {"required": True, "help": "--out-dir of slamags aggregate"}), BAGS, DATASET,
         (("--methods",), {"nargs": "+", "required": True, "metavar": "METHOD",

@@ -193,7 +193,8 @@ rule landing:
     conda:
         "../envs/report.yaml"
     params:
-        caption=LANDING_CAPTION,
+        # a function: the caption's {method} is filled by the job (the best method), not as a wildcard
+        caption=lambda wildcards: LANDING_CAPTION,
         note=slamags_config.demonstration_note(config),
         answer=LANDING_ANSWER,
     script:
