@@ -9,7 +9,8 @@ run of ``configs/paper-rates-real.yaml``). For each model and learning rate, one
 (MIL seed 0) is followed epoch by epoch on the validation bags (its loss, the threshold of largest F1) and the
 test bags (AUC, F1 at 0.5 and at the validation threshold, Top-K recall). A training with a ceiling of E epochs is
 the first E epochs of this one (the same draws), so each row reads what ``mil.epochs: E`` would have kept (the
-epoch of lowest validation loss among the first E), and what ``mil.patience`` would have stopped at.
+epoch of lowest validation loss among the first E), and what ``mil.patience`` would have stopped at (counted once
+the training loss has left ln 2, as :func:`slamags.mil.train_mil` does).
 """
 
 from __future__ import annotations
@@ -57,12 +58,15 @@ def curve(name: str, lr: float, train: list, test: list, bags: pd.DataFrame, epo
 
 def read(rows: list[dict], ceiling: int, patience: int | None) -> dict:
     """What a training of ``ceiling`` epochs (stopped by ``patience``) keeps, from the full curve."""
-    seen, best = [], None
+    seen, best, learning_from = [], None, None
     for r in rows[:ceiling]:
         seen.append(r)
+        if learning_from is None and r["train_bag_ce"] < math.log(2) - CONVERGENCE_BAND:
+            learning_from = r["epoch"]
         if best is None or r["val_loss"] < best["val_loss"]:
             best = r
-        elif patience is not None and r["epoch"] - best["epoch"] >= patience:
+        elif (patience is not None and learning_from is not None
+              and r["epoch"] - max(best["epoch"], learning_from) >= patience):
             break
     learned = best["train_bag_ce"] < math.log(2) - CONVERGENCE_BAND and best["val_loss"] < math.log(2)
     return {"ceiling": ceiling, "patience": patience, "epochs_trained": len(seen), "kept_epoch": best["epoch"],
@@ -107,7 +111,8 @@ def main() -> None:
                           f" of {r['epochs_trained']:>3} train CE {r['train_bag_ce']:.3f} val {r['val_loss']:.3f} "
                           f"AUC {r['test_auc']:.3f} F1 {r['test_f1']:.3f} F1(val thr.) {r['test_f1_val']:.3f} "
                           f"Top-{a.top_k} recall {r['test_topk_recall']:.3f} converged {r['converged']}", flush=True)
-    write(out, a.out)
+    if a.out:
+        write(out, a.out)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ cells. Every model trains with Adam, one bag per step. The checkpoint kept is th
 with the lowest loss on a validation split carved from the TRAIN bags (stratified by bag
 label), never from the test bags (the authors keep the best *training* accuracy); with
 ``mil.patience`` the training stops once that many epochs have passed without a lower
-validation loss, and the kept epoch's weights are restored.
+validation loss (counted once the training loss has left its ln 2 plateau), and the kept
+epoch's weights are restored.
 
 Whether the MIL learned (``mil_converged`` in every ``metrics.json``, :func:`converged`):
 not when, at the kept epoch, its training bag cross-entropy is above ln 2 - 0.05 or its
@@ -298,7 +299,9 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
               ) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train ``name`` on the fit share of ``train`` (:func:`split_validation`), keep the epoch of lowest validation
     loss (its weights restored), and stop early once ``patience`` epochs pass without a lower one (None: train every
-    epoch). Each history row: ``epoch``, ``train_loss`` (what is optimised, auxiliary terms included),
+    epoch), counted from the first epoch whose training bag cross-entropy is below ln 2 - :data:`CONVERGENCE_BAND`:
+    at 1,000-cell bags an ABMIL can sit on the ln 2 plateau for 50 epochs before it learns (``bench/mil_schedule.py``),
+    and a patience counted from its first epoch would stop it there. Each history row: ``epoch``, ``train_loss`` (what is optimised, auxiliary terms included),
     ``train_bag_ce`` (the bag cross-entropy alone) and ``val_loss``; ``on_epoch(model, row)`` sees the model (in eval
     mode) after each epoch (a benchmark's curve; the training does not depend on it)."""
     torch.manual_seed(seed)
@@ -308,6 +311,7 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     gen = torch.Generator().manual_seed(seed)
     best, best_loss, best_epoch, history = copy.deepcopy(model.state_dict()), float("inf"), 0, []
+    learning_from = None        # the first epoch whose training bag cross-entropy left the plateau at ln 2
     for epoch in range(epochs):
         model.train()
         total, total_ce = 0.0, 0.0
@@ -329,9 +333,12 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
                         "val_loss": vl})
         if on_epoch is not None:
             on_epoch(model, history[-1])
+        if learning_from is None and history[-1]["train_bag_ce"] < math.log(2) - CONVERGENCE_BAND:
+            learning_from = epoch + 1
         if vl < best_loss:
             best_loss, best, best_epoch = vl, copy.deepcopy(model.state_dict()), epoch + 1
-        elif patience is not None and epoch + 1 - best_epoch >= patience:
+        elif (patience is not None and learning_from is not None
+              and epoch + 1 - max(best_epoch, learning_from) >= patience):
             break
     model.load_state_dict(best)
     model.eval()
