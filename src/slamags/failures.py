@@ -18,6 +18,9 @@ _ERROR = re.compile(r"^Error in rule (\w+):\s*$")
 _FIELD = re.compile(r"^\s+(\w+): (.*)$")
 
 
+_SIGNAL = re.compile(r"died with <Signals\.(\w+)")
+
+
 def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, dict[str, str]]]:
     out = []
     for i, line in enumerate(lines):
@@ -25,6 +28,9 @@ def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, dict[str
         if not m:
             continue
         fields: dict[str, str] = {}
+        before = _SIGNAL.search("\n".join(lines[max(0, i - 4):i]))      # Snakemake: "... died with <Signals.X: n>"
+        if before:
+            fields["signal"] = before.group(1)
         for follow in lines[i + 1:]:
             f = _FIELD.match(follow)
             if not f:
@@ -34,17 +40,22 @@ def _blocks(lines: list[str], head: re.Pattern[str]) -> list[tuple[str, dict[str
     return out
 
 
-def _error_line(log: Path) -> str:
-    """The job's last logged error (our one-line ``error``), else the last line of its log."""
+def _error_line(log: Path, signal: str | None = None) -> str:
+    """The job's last logged error (our one-line ``error``); else, for a job a signal ended, that signal; else the
+    last line of its log, which is no error (never quoted as one)."""
     try:
         text = log.read_text(errors="replace").splitlines()
     except OSError:
-        return f"(no log at {log})"
+        text = []
     errors = [ln.split(" ERROR ", 1)[1] for ln in text if " ERROR " in ln]
     if errors:
         return f"error: {errors[-1].strip()}"
+    if signal:
+        return f"stopped by signal {signal} before it logged an error"
     tail = [ln for ln in text if ln.strip()]
-    return tail[-1].strip() if tail else f"(empty log {log})"
+    if not text and not log.exists():
+        return f"(no log at {log})"
+    return f"no error in its log; its last line: {tail[-1].strip()}" if tail else f"(empty log {log})"
 
 
 def summary(snakemake_log: str | Path | Sequence[str] | None) -> str:
@@ -65,6 +76,6 @@ def summary(snakemake_log: str | Path | Sequence[str] | None) -> str:
         _, start = started.get(f.get("jobid"), (rule, {}))
         wildcards = start.get("wildcards", f.get("wildcards", ""))
         log = (f.get("log") or start.get("log") or "").split(" (check")[0].split(",")[0].strip()
-        what = _error_line(Path(log)) if log else "(no log file)"
+        what = _error_line(Path(log), f.get("signal")) if log else "(no log file)"
         out.append(f"failed: {rule}" + (f" ({wildcards})" if wildcards else "") + f": {what}")
     return "\n".join(out)

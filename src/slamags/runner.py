@@ -39,14 +39,32 @@ def run_job(smk: Any, fn: Callable[..., Any] | StageCall, **kwargs: Any) -> None
     guarded(fn, **kwargs)
 
 
+def start_job(smk: Any) -> None:
+    """The first line of every workflow script: the job logs to its log file and a signal stops it in one line,
+    from before its (slow) imports on (:func:`run_job` does the same again, harmlessly)."""
+    setup_logging(smk.log[0] if len(smk.log) else None)
+    die_with_parent()
+
+
 def _stop(signum: int, _frame: Any) -> None:
-    raise SystemExit(f"error: job stopped by signal {signal.Signals(signum).name} "
-                     "(its snakemake process ended, or the scheduler cancelled it)")
+    """Stop the job once: further signals (Ctrl-C reaches a job twice, from the terminal and from snakemake) are
+    ignored while it exits; the reason goes to its log file, and one line to the console."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    line = (f"job stopped by signal {signal.Signals(signum).name} (interrupted: Ctrl-C, kill, a time limit, or its "
+            "snakemake process ended)")
+    record = logging.LogRecord("slamags", logging.ERROR, __file__, 0, line, None, None)
+    for h in logging.getLogger().handlers:          # the log file ends with why (the run's failed: line quotes it)
+        if isinstance(h, logging.FileHandler):
+            h.handle(record)
+    raise SystemExit(f"error: {line}")
 
 
 def stop_cleanly_on_sigterm() -> None:
-    """SIGTERM (scancel, kill, a dying parent) raises SystemExit: temp files are removed, one line is printed."""
+    """SIGTERM (scancel, kill, a dying parent) and SIGINT (Ctrl-C to the process group) raise SystemExit: temp files
+    are removed, one line is printed and logged, no traceback."""
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
 
 
 def die_with_parent() -> None:

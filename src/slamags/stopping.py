@@ -9,11 +9,12 @@ reproduces it with a five-line Snakefile. SIGINT (Ctrl-C) is ignored altogether 
 non-interactive shell started in the background.
 
 :func:`install` (called by the ``Snakefile``) makes both signals do what Ctrl-C in a terminal does, without
-the lock: send SIGTERM to every job process (each stops with one line and leaves no half-written output,
+the lock: send the same signal to every job process (each stops with one line and leaves no half-written output,
 :func:`slamags.runner.stop_cleanly_on_sigterm`), then raise :class:`KeyboardInterrupt` in the scheduler,
-whose own handler cancels the run and exits. A second signal during that exit is ignored. Recovery is the
-README's: ``snakemake --unlock``, then the same command with ``--rerun-incomplete``; training resumes from
-its last epoch checkpoint.
+whose own handler cancels the run and exits. A second signal during that exit is ignored. Recovery: the same
+command again (the workflow's default profile, ``workflow/profiles/default``, reruns incomplete jobs); training
+resumes from its last epoch checkpoint. After SIGKILL, which leaves Snakemake's lock behind, ``snakemake
+--unlock`` first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _stopping = False
 
 
 def stop_now(signum: int, _frame: FrameType | None = None) -> None:
-    """The handler: SIGTERM to every job process, then :class:`KeyboardInterrupt` (once)."""
+    """The handler: the same signal to every job process (each stops with one line naming it), then
+    :class:`KeyboardInterrupt` (once)."""
     global _stopping
     if _stopping:
         return
@@ -36,7 +38,7 @@ def stop_now(signum: int, _frame: FrameType | None = None) -> None:
 
     for child in psutil.Process().children(recursive=True):
         try:
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(signum)
         except psutil.Error:
             pass
     raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")

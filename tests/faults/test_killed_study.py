@@ -88,6 +88,33 @@ def test_a_killed_study_recovers_to_byte_equal_tables(sig, configs, reference, t
     faults.survived(2)
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["to the group", "to snakemake alone"])
+def test_ctrl_c_ends_in_one_line_per_job_and_the_same_command_resumes(alone, configs, reference, tmp_path, faults):
+    """Ctrl-C (SIGINT to the whole process group, or to snakemake alone) during pretraining: no traceback, every
+    job's failed: line names the signal it got, and the same command again resumes (the workflow's default profile
+    reruns incomplete jobs) to the reference's tables."""
+    run = tmp_path / "run"
+    faults.injected()
+    proc = subprocess.Popen(snakemake_cmd(run, *TARGETS, "--cores", "2", *configs), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not pretraining(run):
+        time.sleep(0.05)
+    (proc.send_signal if alone else lambda sig: os.killpg(proc.pid, sig))(signal.SIGINT)
+    _, err = proc.communicate(timeout=EXIT_WITHIN_S)
+    assert proc.returncode != 0
+    for fragment in ("Traceback", "KeyboardInterrupt", "lost sys.stderr", "SIGTERM"):
+        assert fragment not in err, err[-3000:]
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert failed and all("SIGINT" in line for line in failed), failed
+    assert err.strip().splitlines()[-len(failed):] == failed                  # the run's last lines
+    r = snakemake(run, *TARGETS, "--cores", "2", *configs)                   # the same command, nothing added
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in TABLES:
+        assert (run / "results/tables" / name).read_bytes() == (reference / "results/tables" / name).read_bytes(), name
+    faults.survived()
+
+
 def sigterm_storm(folder, workaround: bool) -> bool:
     """The minimal reproduction of bench/sigterm_deadlock.sh: 400 quick jobs, SIGTERM every 20 ms for 2 s once
     20 are done. True when snakemake exited within EXIT_WITHIN_S (it is killed otherwise)."""

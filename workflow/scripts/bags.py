@@ -1,5 +1,8 @@
+from slamags.runner import run_job, start_job
+
+start_job(snakemake)  # first: a signal during the imports below stops the job in one line
+
 from slamags import wiring
-from slamags.runner import run_job
 
 w = snakemake.wildcards
 run_job(snakemake, wiring.bags(snakemake.config, wiring.RunId(float(w.wr), int(w.seed)),

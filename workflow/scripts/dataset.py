@@ -1,5 +1,8 @@
+from slamags.runner import run_job, start_job
+
+start_job(snakemake)  # first: a signal during the imports below stops the job in one line
+
 from slamags.dataset import prepare
-from slamags.runner import run_job
 
 run_job(snakemake, prepare, dataset=snakemake.params.dataset, synthetic=snakemake.params.synthetic,
         out_json=snakemake.output[0], synthetic_root="results/data/synthetic", downloads="results/downloads",

@@ -1,5 +1,8 @@
+from slamags.runner import run_job, start_job
+
+start_job(snakemake)  # first: a signal during the imports below stops the job in one line
+
 from slamags.report.figures import make_figures
-from slamags.runner import run_job
 
 p, i = snakemake.params, snakemake.input
 run_job(snakemake, make_figures, all_runs=i.runs, paired=i.paired, pretrain_metrics=dict(zip(p.methods, i.pretrain)),

@@ -1,5 +1,8 @@
+from slamags.runner import run_job, start_job
+
+start_job(snakemake)  # first: a signal during the imports below stops the job in one line
+
 from slamags import wiring
-from slamags.runner import run_job
 
 w, o = snakemake.wildcards, snakemake.output
 runs = wiring.mil_runs(snakemake.config, o.metrics, o.attention)

@@ -1,5 +1,8 @@
+from slamags.runner import run_job, start_job
+
+start_job(snakemake)  # first: a signal during the imports below stops the job in one line
+
 from slamags import wiring
-from slamags.runner import run_job
 
 w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
 run_job(snakemake, wiring.pretrain(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
