@@ -4,7 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from slamags import SlamagsError
 from slamags.bags import simulate
-from slamags.bags import witness_count
+from slamags.rates import witness_count
 
 
 def make_index(n_neg: int, n_pos: int, n_bad: int = 5) -> pd.DataFrame:

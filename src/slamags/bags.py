@@ -29,15 +29,11 @@ import pandas as pd
 
 from slamags import SlamagsError
 from slamags.io import write_parquet
+from slamags.rates import witness_count
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["bag_id", "split", "bag_label", "patch_id", "instance_label", "cell_class", "path"]
-
-
-def witness_count(wr: float, bag_size: int) -> int:
-    """Positive cells in a positive bag: round-half-up(wr * bag_size)."""
-    return int(math.floor(wr * bag_size + 0.5))
 
 
 UNKNOWN = -1
@@ -47,28 +43,6 @@ UNKNOWN = -1
 def has_cell_labels(bags: pd.DataFrame) -> bool:
     """Whether every cell of ``bags`` carries its label (simulated bags), not :data:`UNKNOWN` (a cohort's slides)."""
     return bool((bags["instance_label"] != UNKNOWN).all())
-
-
-def rate_label(wr: float | str) -> str:
-    """How tables and figures name a witness rate: ``5 %``, or ``cohort`` for real slides (wr 0)."""
-    return "cohort" if float(wr) == 0 else f"{float(wr) * 100:g} %"
-
-
-def cohort_rates(wrs) -> bool:
-    """Whether the rates of a table or figure are a cohort's (every ``wr`` 0): real slides have no witness rate,
-    and their seeds split patients into train and test."""
-    return all(float(w) == 0 for w in wrs)
-
-
-def rate_columns(wrs) -> list[str]:
-    """The headings of a table's rate and seed-count columns: ``["wr", "n (bag seeds)"]``, or for a cohort
-    (:func:`cohort_rates`) ``["bags", "n (split seeds)"]``."""
-    return ["bags", "n (split seeds)"] if cohort_rates(wrs) else ["wr", "n (bag seeds)"]
-
-
-def rate_heading(wr: float | str) -> str:
-    """A column group's heading: ``wr 5 %``, or ``cohort`` for real slides (whose bags have no witness rate)."""
-    return "cohort" if float(wr) == 0 else f"wr {rate_label(wr)}"
 
 
 def cells_needed(n_train: int, n_test: int, bag_size: int, k: int, reuse: bool = False) -> dict[str, int]:

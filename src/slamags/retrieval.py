@@ -87,9 +87,11 @@ def slides_gallery_figure(ranked: pd.DataFrame, root: Path, top_k: int, context:
         ax.set_ylabel(f"{slide}\nP={d['slide_prob'].iloc[0]:.2f} (y={int(d['slide_label'].iloc[0])})", rotation=0,
                       ha="right", va="center", fontsize=9)
     more = f"; {len(order) - len(shown)} more in slides/" if len(order) > len(shown) else ""
-    fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''} (red: true "
-                 f"abnormal, where known){more}", fontsize=9)
-    fig.tight_layout(pad=0.3)
+    known = bool((ranked["instance_label"] != -1).any())
+    fig.suptitle(f"top-{top_k} attended cells per test slide{', ' + context if context else ''}"
+                 f"{' (red: true abnormal)' if known else ''}{more}", fontsize=9)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 1 - 0.3 / height))     # the title above the first row, not over it
     return fig
 
 

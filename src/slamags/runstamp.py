@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from slamags import SlamagsError
-from slamags.bags import rate_label
+from slamags.rates import rate_label
 from slamags.io import write_json
 
 STAMP = "run-config.json"

@@ -134,7 +134,7 @@ def first_run(cfg: Config) -> tuple[str, int, float, int]:
 
 def run_context(cfg: Config, method: str | None = None) -> str:
     """The title of a figure or gallery drawn from :func:`first_run`, e.g. ``pamil (MIL seed 0), wr 5 %, bag seed 0``."""
-    from slamags.bags import rate_heading
+    from slamags.rates import rate_heading
 
     model, mil_seed, wr, seed = first_run(cfg)
     head = f"{method}, " if method else ""
@@ -149,7 +149,7 @@ def seed_word(cfg: Config) -> str:
 def figure_contexts(cfg: Config) -> dict[str, str]:
     """The titles of the figures drawn from one simulation (``run_context``) and from the lowest rate's
     simulations (``collapse_context``): no witness rate for a cohort."""
-    from slamags.bags import rate_label
+    from slamags.rates import rate_label
 
     low = cfgmod.wr_tag(min(cfgmod.witness_rates(cfg)))
     if cfgmod.is_cohort(cfg):

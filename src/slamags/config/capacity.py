@@ -7,7 +7,7 @@ from pathlib import Path
 
 from slamags import SlamagsError
 from slamags.bags import cells_needed as bag_cells
-from slamags.bags import witness_count
+from slamags.rates import witness_count
 from slamags.config.derived import Config, count_images
 
 

@@ -14,7 +14,7 @@ import jsonschema
 import yaml
 
 from slamags import SlamagsError
-from slamags.bags import witness_count
+from slamags.rates import witness_count
 from slamags.config.capacity import check_capacity
 from slamags.config.derived import Config, count_images, is_cohort, wr_tag
 

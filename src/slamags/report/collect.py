@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.rates import rate_label
 from slamags.io import write_text
 from slamags.report.runs import run_records
 

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.rates import rate_label
 from slamags.methods import ordered
 from slamags.report.figures import chance_level
 from slamags.report.paired import t_interval

@@ -29,7 +29,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from slamags.bags import cohort_rates, has_cell_labels, rate_heading, rate_label, witness_count
+from slamags.bags import has_cell_labels
+from slamags.rates import cohort_rates, rate_heading, rate_label, witness_count
 from slamags.io import save_figure
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank
 from slamags.mosaic import cell_mosaic
@@ -307,8 +308,17 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
     A filled marker is a called difference (:func:`slamags.report.paired.is_called`); an open one is not.
     The row labels give n: pairs (bag seeds).
     """
-    mils = sorted(paired["mil"].unique()) if len(paired) else ["(none)"]
-    metrics = list(dict.fromkeys(paired["metric"])) if len(paired) else ["(none)"]
+    if paired.empty or not (paired["n_pairs"] > 0).any():          # one method, or nothing paired: say so
+        from slamags.methods import PAPER_METHOD
+
+        fig, ax = plt.subplots(figsize=(5.0, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"No paired comparison: {PAPER_METHOD} and at least one other method\nmust share "
+                "their runs (add methods to pretrain.methods).", ha="center", va="center", fontsize=9)
+        return save_figure(fig, stem)
+    paired = paired[paired["n_pairs"] > 0]                        # a metric no run has (a cohort's Top-K) is left out
+    mils = sorted(paired["mil"].unique())
+    metrics = list(dict.fromkeys(paired["metric"]))
     baselines = ordered(list(paired["baseline"].unique())) if len(paired) else []
     wrs = sorted(paired["wr"].unique(), reverse=True) if len(paired) else []
     ours = paired["ours"].iloc[0] if len(paired) else "ours"
@@ -332,7 +342,8 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
                                 mfc=colour if called else "white", label=rate_heading(wr))
             ax.set_yticks(range(len(baselines)))
             ns = {b: paired.loc[paired["baseline"] == b] for b in baselines}
-            ax.set_yticklabels([f"{b}\nn={int(ns[b]['n_pairs'].max())} ({int(ns[b]['n_bag_seeds'].max())} sims)"
+            unit = "splits" if cohort_rates(paired["wr"]) else "sims"
+            ax.set_yticklabels([f"{b}\nn={int(ns[b]['n_pairs'].max())} ({int(ns[b]['n_bag_seeds'].max())} {unit})"
                                 for b in baselines], fontsize=7)
             ax.invert_yaxis()
             ax.set_title(f"{mil}: Δ {metric}", fontsize=8)
@@ -344,8 +355,9 @@ def paired_delta(paired: pd.DataFrame, stem: str) -> list[str]:
         keep = dict(zip(labels, handles))
         axes[0][-1].legend(keep.values(), keep.keys(), fontsize=6, frameon=False, loc="center left",
                            bbox_to_anchor=(1.0, 0.5))
-    fig.text(0.0, -0.02, "95 % Student-t intervals over simulations (MIL seeds averaged first); filled: called "
-             "(interval excludes 0, >= 3 simulations); open: not called", fontsize=6)
+    units = "splits" if cohort_rates(paired["wr"]) else "simulations"
+    fig.text(0.0, -0.02, f"95 % Student-t intervals over {units} (MIL seeds averaged first); filled: called "
+             f"(interval excludes 0, >= 3 {units}); open: not called", fontsize=6)
     return save_figure(fig, stem)
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_label
+from slamags.rates import rate_label
 from slamags.collapse import COLLAPSED
 from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference

@@ -36,7 +36,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from slamags.bags import cohort_rates, rate_columns, rate_label
+from slamags.rates import cohort_rates, rate_columns, rate_label, words
 from slamags.report.tables import pipe_table
 
 PAIR_KEY = ["mil", "wr", "seed", "mil_seed"]
@@ -164,7 +164,8 @@ def paired_markdown(paired: pd.DataFrame) -> str:
 
         return f"No paired runs ({PAPER_METHOD} and at least one baseline are needed).\n"
     parts = []
-    metrics = list(dict.fromkeys(paired["metric"]))
+    # a metric no pair has (a cohort's cells carry no label: no Top-K recall) gets no column
+    metrics = [m for m in dict.fromkeys(paired["metric"]) if (paired.loc[paired["metric"] == m, "n_pairs"] > 0).any()]
     for mil, df in paired.groupby("mil"):
         rate, n_seeds = rate_columns(df["wr"])
         head = [rate, "baseline", n_seeds] + [f"Δ {m} [95 % CI] (wins)" for m in metrics]
@@ -186,13 +187,13 @@ def paired_markdown(paired: pd.DataFrame) -> str:
     ours = paired["ours"].iloc[0]
     n_cmp = int((paired["n_pairs"] > 0).sum())
     called = int(paired["called"].sum())
-    shared = "split seed" if cohort_rates(paired["wr"]) else "witness rate, bag seed"
-    note = (f"\nΔ: mean paired difference over runs that share MIL model, {shared} and MIL seed; each "
-            "simulation's MIL seeds are averaged first, so each simulation weighs the same. n: pairs (simulations). "
-            "Interval: 95 % Student-t interval over the simulation means (the simulation is the unit of "
-            "replication); with one simulation there is none. "
+    w = words(cohort_rates(paired["wr"]))
+    note = (f"\nΔ: mean paired difference over runs that share MIL model, {w['share']} and MIL seed; each "
+            f"{w['unit']}'s MIL seeds are averaged first, so each {w['unit']} weighs the same. n: pairs ({w['units']}). "
+            f"Interval: 95 % Student-t interval over the {w['unit']} means (the {w['unit']} is the unit of "
+            f"replication); with one {w['unit']} there is none. "
             f"(wins): share of pairs where {ours} is higher. Bold: the interval excludes 0 and rests on at least "
-            f"{MIN_BAG_SEEDS_FOR_CLAIM} simulations; nothing else is called a difference. "
+            f"{MIN_BAG_SEEDS_FOR_CLAIM} {w['units']}; nothing else is called a difference. "
             f"These tables make {n_cmp} comparisons: with no real difference anywhere, about "
             f"{expected_false_calls(n_cmp):.1f} of them would be called by chance; {called} are.\n")
     return "\n\n".join(parts) + "\n" + note

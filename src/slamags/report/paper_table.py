@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from slamags.bags import rate_columns, rate_heading
+from slamags.rates import cohort_rates, rate_columns, rate_heading, witness_count, words
 from slamags.io import atomic_path, write_parquet, write_text
 from slamags.methods import ordered
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, paired_differences, paired_markdown
@@ -89,7 +89,6 @@ def _chance_cells(df: pd.DataFrame, wrs: Sequence[float], metrics: Sequence[tupl
     """The chance row: bag F1 of a coin / of calling every bag positive (balanced test bags), AUC and balanced
     accuracy 0.5; each retrieval metric's chance as recorded with the runs (random cells of the same bags), or for
     runs from before it was recorded, from ``bag_size`` and ``top_k`` (:func:`slamags.metrics.topk_chance`)."""
-    from slamags.bags import witness_count
     from slamags.metrics import topk_chance
 
     bag = {"bag_f1": "0.500 / 0.667", "bag_f1_val": "0.500 / 0.667", "bag_auc": "0.500",
@@ -137,10 +136,11 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
             parts.append(f"### {mil}: {title}\n\n" + pipe_table(head, rows))
     n_runs = int(summary["n_runs"].sum())
     has = {c for c, _ in METRICS if summary[f"{c}_mean"].notna().any()}
+    w = words(cohort_rates(summary["wr"]))
     bag = ["F1 at the fixed threshold 0.5 (the paper's)"]
     if "bag_f1_val" in has:
-        bag.append("F1 at the threshold of largest F1 on the validation bags (carved from the train bags; never the "
-                   "test bags)")
+        bag.append(f"F1 at the threshold of largest F1 on the validation {w['bags']} (carved from the train "
+                   f"{w['bags']}; never the test {w['bags']})")
     bag += [name for c, name in (("bag_auc", "ROC AUC"), ("bag_balanced_accuracy", "balanced accuracy at 0.5"))
             if c in has]
     converged = (f" {NOT_CONVERGED}k: k of the cell's runs did not converge (the MIL's kept epoch had a training bag "
@@ -152,18 +152,20 @@ def table_markdown(summary: pd.DataFrame, top_k: int, runs: pd.DataFrame | None 
                  ("; R-precision: the share of abnormal cells among as many most attended cells as the bag holds "
                   "abnormal ones; chance: the same for cells drawn uniformly from the bag" if "topw_precision" in has
                   else "") + "." if "topk_count" in has else "")
-    text = (f"\nMean ± std over bag seeds × MIL seeds; n: runs per cell (the independent bag simulations they come "
-            f"from; runs of one simulation share its bags and encoders, so the std is not a standard error). "
-            f"Bag level on the test bags: {'; '.join(bag)}. Chance: AUC and balanced accuracy 0.5, F1 0.5 for a coin "
-            f"and 0.667 for calling every (balanced) bag positive.{converged}{retrieval} Bold: the best "
-            "mean of a column, only where its paired difference to every other method is called (95 % t-interval "
-            f"over simulations above 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations, as in paired.md); otherwise no "
+    w = words(cohort_rates(summary["wr"]))
+    text = (f"\nMean ± std over {w['seeds']} × MIL seeds; n: runs per cell (the independent {w['units']} they come "
+            f"from; runs of one {w['unit']} share its {w['bags']} and encoders, so the std is not a standard error). "
+            f"{w['Bag']} level on the test {w['bags']}: {'; '.join(bag)}. Chance: AUC and balanced accuracy 0.5, F1 "
+            f"0.5 for a coin and 0.667 for calling every{w['balanced']} {w['bag']} positive{' of a balanced set' if not w['balanced'] else ''}."
+            f"{converged}{retrieval} Bold: the best "
+            f"mean of a column, only where its paired difference to every other method is called (95 % t-interval "
+            f"over {w['units']} above 0, at least {MIN_BAG_SEEDS_FOR_CLAIM} {w['units']}, as in paired.md); otherwise no "
             "cell is bold." + (f" {note}" if note else "") + "\n")
     return "\n\n".join(parts) + "\n" + text
 
 
 def _tex_rate(wr: float) -> str:
-    """:func:`slamags.bags.rate_heading` in LaTeX: ``wr 5\\,\\%``."""
+    """:func:`slamags.rates.rate_heading` in LaTeX: ``wr 5\\,\\%``."""
     return rate_heading(wr).replace(" %", "\\,\\%")
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from slamags.bags import rate_columns, rate_label
+from slamags.rates import cohort_rates, rate_columns, rate_label
 from slamags.methods import rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
 from slamags.report.tables import pipe_table
@@ -97,6 +97,9 @@ def representation_markdown(table: pd.DataFrame) -> str:
 
     if table.empty:
         return "No probe results.\n"
+    if cohort_rates(table["wr"]):
+        return ("No representation endpoint: a cohort's cells carry no labels, so no probe can score an encoder's "
+                "cells; the slide level (paper_table.md) and the retrieval galleries are its results.\n")
     cols = [(c, name) for c, name in REPRESENTATION if f"{c}_mean" in table]
     rate, n_seeds = rate_columns(table["wr"])
     head = [rate, "method", n_seeds]
