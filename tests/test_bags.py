@@ -112,3 +112,12 @@ def test_every_table_of_a_reusing_run_says_so():
     reusing = cfgmod.load(base + [REPO / "configs" / "paper-rates.yaml"], check_paths=False)
     assert "Cells reused across bags" in cfgmod.demonstration_note(reusing)
     assert "reused" not in cfgmod.demonstration_note(cfgmod.load(base, check_paths=False))
+
+
+def test_a_rate_travels_through_its_path_tag_exactly():
+    """The ``{wr}`` wildcard reads back as the configured float, to the last digit (no 6-digit rounding)."""
+    from slamags.rates import rate_of_tag, wr_tag
+
+    for wr in (0.1, 0.05, 0.01, 0.005, 0.1234567, 1e-05, 1.0):
+        assert rate_of_tag(wr_tag(wr)) == wr
+    assert wr_tag(0.05) == "0.05" and wr_tag(0.1234567) != wr_tag(0.123457)

@@ -16,6 +16,17 @@ COHORT_RATE = 0.0
 """The rate of a cohort's runs (real slides: no witness rate)."""
 
 
+def wr_tag(wr: float) -> str:
+    """The ``{wr}`` wildcard (path) value of a witness rate: the shortest text that reads back as the same float
+    (0.005 -> ``0.005``, 0.1234567 -> ``0.1234567``); :func:`rate_of_tag` is its exact inverse."""
+    return repr(float(wr))
+
+
+def rate_of_tag(tag: str) -> float:
+    """The witness rate of a ``{wr}`` wildcard value: exactly the configured float (:func:`wr_tag`)."""
+    return float(tag)
+
+
 def witness_count(wr: float, bag_size: int) -> int:
     """Positive cells in a positive bag: round-half-up(wr * bag_size) (the bags hold this many; every chance level
     counts the same)."""

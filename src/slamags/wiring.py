@@ -29,6 +29,14 @@ class RunId:
     seed: int
     method: str | None = None
 
+    @classmethod
+    def from_wildcards(cls, wildcards: Any) -> "RunId":
+        """A job's identity from its path's wildcards (``wr``, ``seed`` and, past the bags, ``method``), the rate read
+        back exactly (:func:`slamags.rates.rate_of_tag`)."""
+        from slamags.rates import rate_of_tag
+
+        return cls(rate_of_tag(wildcards.wr), int(wildcards.seed), getattr(wildcards, "method", None))
+
     def columns(self, with_method: bool = True) -> dict[str, Any]:
         """The identity columns a stage writes beside its results (read back by ``slamags aggregate``)."""
         out: dict[str, Any] = {"wr": float(self.wr), "seed": int(self.seed)}

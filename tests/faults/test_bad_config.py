@@ -22,9 +22,6 @@ CASES = {
                               "error: config key dataset.positive_classes: 'PMO' not generated"),
     "seed written as 1.0": ("bags:\n  seeds: [0, 1.0]\n",
                             "error: config key bags.seeds.1: 1.0 is not of type 'integer'"),
-    "witness rates with one path tag": ("bags:\n  witness_rates: [0.1, 0.1000001]\n",
-                                        "error: config key bags.witness_rates: 0.1 and 0.1000001 both become the "
-                                        "path tag wr0.1"),
     "warm-up longer than training": ("pretrain:\n  epochs: 2\n  warmup_epochs: 3\n",
                                      "error: config key pretrain.warmup_epochs: 3 warm-up epochs exceed the 2 epochs"),
     "no validation bags": ("mil:\n  val_fraction: 0.001\n",

@@ -5,5 +5,5 @@ start_job(snakemake)  # first: a signal during the imports below stops the job i
 from slamags import wiring
 
 w = snakemake.wildcards
-run_job(snakemake, wiring.bags(snakemake.config, wiring.RunId(float(w.wr), int(w.seed)),
+run_job(snakemake, wiring.bags(snakemake.config, wiring.RunId.from_wildcards(w),
                                index_path=snakemake.input.index, out=snakemake.output[0]))

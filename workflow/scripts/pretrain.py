@@ -5,7 +5,7 @@ start_job(snakemake)  # first: a signal during the imports below stops the job i
 from slamags import wiring
 
 w, i, o = snakemake.wildcards, snakemake.input, snakemake.output
-run_job(snakemake, wiring.pretrain(snakemake.config, wiring.RunId(float(w.wr), int(w.seed), w.method),
+run_job(snakemake, wiring.pretrain(snakemake.config, wiring.RunId.from_wildcards(w),
                                    bags_path=i.bags, dataset_json=i.dataset, out_encoder=o.encoder,
                                    out_metrics=o.metrics, ckpt_dir=snakemake.params.ckpt_dir, index_path=i.index,
                                    out_steps=o.steps, init_encoder=i.get("init")))

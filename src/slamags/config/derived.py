@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from slamags.bags import REUSE_NOTE
+from slamags.rates import wr_tag
 
 
 Config = dict[str, Any]
@@ -77,10 +78,6 @@ def demonstration_note(cfg: Config) -> str:
                      "the paper about 11,700).")
     return " ".join(parts)
 
-
-def wr_tag(wr: float) -> str:
-    """The ``{wr}`` wildcard value of a witness rate, e.g. 0.005 -> ``0.005``."""
-    return f"{wr:g}"
 
 def count_images(folder: Path) -> int:
     from slamags.index import IMAGE_SUFFIXES

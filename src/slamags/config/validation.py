@@ -16,7 +16,7 @@ import yaml
 from slamags import SlamagsError
 from slamags.rates import witness_count
 from slamags.config.capacity import check_capacity
-from slamags.config.derived import Config, count_images, is_cohort, wr_tag
+from slamags.config.derived import Config, count_images, is_cohort
 
 
 def schema() -> dict[str, Any]:
@@ -190,13 +190,6 @@ def _check_warmup(p: Config) -> None:
 def _check_consistency(cfg: Config) -> None:
     """Values that each pass the schema but break the run together."""
     b, p, m = cfg["bags"], cfg["pretrain"], cfg["mil"]
-    tags: dict[str, float] = {}
-    for wr in b["witness_rates"]:
-        tag = wr_tag(wr)
-        if tag in tags:
-            raise SlamagsError(f"config key bags.witness_rates: {tags[tag]!r} and {wr!r} both become the path tag "
-                               f"wr{tag}; use rates that differ in their first 6 significant digits")
-        tags[tag] = wr
     _check_warmup(p)
     n_val = round(m["val_fraction"] * b["n_train"])
     if n_val < 1 or n_val >= b["n_train"]:
