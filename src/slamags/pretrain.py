@@ -243,6 +243,10 @@ class CellTargets:
     scores: np.ndarray | None = None
 
 
+PROGRESS_EVERY_S = 60.0
+"""Inside an epoch longer than this, a progress line (step, loss, images/s, time left) this often."""
+
+
 class Trainer:
     """One pretraining run: :meth:`run` trains (resuming from its checkpoint if one exists) and returns the
     encoder; the resume itself is :class:`~slamags.checkpoint.TrainingState`'s and the file's lock
@@ -374,6 +378,7 @@ class Trainer:
         t0 = time.perf_counter()
         sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
         telemetry, n_img, batches = EpochTelemetry(), 0, self.sampler.epoch(self.gen_sample)
+        shown = t0                      # a progress line at least every PROGRESS_EVERY_S inside a long epoch
         every = self.settings.first_epoch_log_every if epoch == 0 else 0
         for steps, (idx_pos, idx_neg) in enumerate(batches, start=1):
             losses, stats, views = self.step(idx_pos, idx_neg, epoch * len(batches) + steps - 1)
@@ -382,6 +387,11 @@ class Trainer:
             n_img += views
             if every and (steps % every == 0 or steps == 1):
                 self.step_rows.append({**step_row(steps, losses, stats, names), **self.monitor()})
+            if time.perf_counter() - shown >= PROGRESS_EVERY_S and steps < len(batches):
+                shown = time.perf_counter()
+                log.info("pretrain %s epoch %d/%d: step %d/%d, loss %.4f, %.0f images/s, about %.0f s left in the "
+                         "epoch", self.settings.method, epoch + 1, self.settings.epochs, steps, len(batches),
+                         float(sum(sums)) / steps, n_img / (shown - t0), (shown - t0) * (len(batches) - steps) / steps)
         if self.cuda:
             torch.cuda.synchronize(self.device)
         secs, lr = time.perf_counter() - t0, self.opt.param_groups[0]["lr"]
