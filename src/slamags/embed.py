@@ -24,7 +24,7 @@ from slamags.augment import centre_view
 from slamags.bags import has_cell_labels
 from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
-from slamags.images import load_images
+from slamags.store import Store, cell_images, open_store
 from slamags.embeddings import write_embeddings
 from slamags.encoders import FeatureTable
 from slamags.io import write_json
@@ -57,18 +57,18 @@ def embed_images(model: Encoder, images: torch.Tensor, crop: int, layer: str = "
 
 def evaluation_endpoints(model: "torch.nn.Module | FeatureTable", info: dict[str, Any], bags: pd.DataFrame, index_path: str,
                          size: int, crop: int, embed: dict[str, Any], device: torch.device,
-                         seed: int) -> dict[str, Any]:
+                         seed: int, store: Store | None = None) -> dict[str, Any]:
     """:func:`slamags.evaluation.endpoints` of ``model`` on the evaluation cells of ``bags`` (every labelled
     cell of the index in no train bag); the seconds it took go to the log."""
     from slamags.evaluation import endpoints, evaluation_cells
 
     t0 = time.perf_counter()
     cells = evaluation_cells(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"])
-    paths = cells["path"].tolist()
-    # decoded and embedded a chunk at a time: at the paper's scale the set is most of the collection
+    # decoded (or read from the store) and embedded a chunk at a time: at the paper's scale the set is most of the
+    # collection
     emb = model.lookup(cells) if isinstance(model, FeatureTable) else np.concatenate(
-        [embed_images(model, load_images(info["root"], paths[k:k + EVAL_CHUNK], size, workers=4, device=device), crop,
-                      embed["layer"], embed["batch_size"], device) for k in range(0, len(paths), EVAL_CHUNK)]
+        [embed_images(model, cell_images(info, cells.iloc[k:k + EVAL_CHUNK], size, store, workers=4, device=device),
+                      crop, embed["layer"], embed["batch_size"], device) for k in range(0, len(cells), EVAL_CHUNK)]
         or [np.zeros((0, 1), np.float32)])
     out = endpoints(emb, cells, seed)
     seconds = time.perf_counter() - t0     # logged, not written: probe.json holds no timing (runs compare equal)
@@ -79,7 +79,8 @@ def evaluation_endpoints(model: "torch.nn.Module | FeatureTable", info: dict[str
 
 
 def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_path: str, dataset_json: str,
-                  out: str, out_probe: str, ids: dict[str, Any] | None = None, index_path: str | None = None) -> None:
+                  out: str, out_probe: str, ids: dict[str, Any] | None = None, index_path: str | None = None,
+                  store_dir: str | None = None) -> None:
     """Embed every cell of one simulation's bags with one frozen encoder; write the probe diagnostic.
 
     ``embed`` is the config's ``embed`` section; ``ids`` (the run's ``wr``, ``seed`` and ``method``) are written
@@ -91,6 +92,7 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     model, meta = load_encoder(encoder_path)
     info = read_info(dataset_json)
     bags = pd.read_parquet(bags_path)
+    store = open_store(store_dir, index_path)
     first = ~bags["patch_id"].duplicated().to_numpy()    # bags.reuse puts a cell in many bags: embed it once
     cells = bags[first]
     if isinstance(model, FeatureTable):       # features made elsewhere: looked up, not computed
@@ -101,13 +103,14 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
         size = int(meta["image_size"])            # the side the encoder was trained at
         crop = int(meta["crop"])
         t0 = time.perf_counter()
-        images = load_images(info["root"], cells["path"].tolist(), size, workers=4, device=device)
+        images = cell_images(info, cells, size, store, workers=4, device=device)
         t1 = time.perf_counter()
         emb = embed_images(model, images, crop, embed["layer"], embed["batch_size"], device)
         t2 = time.perf_counter()
         log.info("embed %s: %s", meta.get("method"), describe_resize({**info, "resize": size}))
-        log.info("embed %s: %d cells, decode %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
-                 len(cells), t1 - t0, t2 - t1, len(cells) / max(t2 - t1, 1e-9), device)
+        log.info("embed %s: %d cells, %s %.1f s, embed %.1f s (%.0f images/s) on %s", meta.get("method"),
+                 len(cells), "read from the store" if store is not None and store.side == size else "decode",
+                 t1 - t0, t2 - t1, len(cells) / max(t2 - t1, 1e-9), device)
     if len(cells) < len(bags):
         emb = emb[pd.Index(cells["patch_id"]).get_indexer(bags["patch_id"])]
     write_embeddings(bags, emb, out)
@@ -116,7 +119,8 @@ def run_embedding(embed: dict[str, Any], threads: int, encoder_path: str, bags_p
     known = has_cell_labels(bags)          # a cohort's cells carry no label: no probe
     auc = linear_probe_auc(emb[test], y) if known else float("nan")
     evaluation = (evaluation_endpoints(model, info, bags, index_path, size, crop, embed, device,
-                                       int((ids or {}).get("seed", 0))) if index_path is not None and known else {})
+                                       int((ids or {}).get("seed", 0)), store)
+                  if index_path is not None and known else {})
     write_json({"method": meta.get("method"), **(ids or {}), "layer": embed["layer"], "probe_auc_test_cells": auc,
                 "n_test_cells": int(test.sum()), "n_test_positive": int(y.sum()) if known else None, **evaluation},
                out_probe)

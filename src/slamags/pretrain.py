@@ -54,7 +54,7 @@ from slamags.augment import centre_view, crop_size, random_view
 from slamags.collapse import HELDOUT_COLUMN, choose_heldout, choose_probe, monitor
 from slamags.dataset import decode_size, describe_resize, read_info
 from slamags.devices import pick_device
-from slamags.images import load_images
+from slamags.store import cell_images, open_store
 from slamags.io import write_parquet
 from slamags.losses import HEAD_OUTPUTS, LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
@@ -485,7 +485,8 @@ def cell_targets(method: MethodSpec, train: pd.DataFrame, pretrain: dict[str, An
 def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str, method: str,
                     out_encoder: str, out_metrics: str, ckpt_dir: str | None = None,
                     ids: dict[str, Any] | None = None, index_path: str | None = None,
-                    out_steps: str | None = None, init_encoder: str | None = None) -> None:
+                    out_steps: str | None = None, init_encoder: str | None = None,
+                    store_dir: str | None = None) -> None:
     """Train one (simulation, method) encoder on the simulation's TRAIN bags and write its outputs.
 
     ``pretrain`` is the config's ``pretrain`` section.
@@ -495,7 +496,8 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     initialisation, batches and augmentations), shared by the methods of that simulation.
     With ``index_path`` (the patch index) and ``pretrain.heldout_size`` > 0, every epoch also records
     ``probe_auc_heldout`` on cells outside every train bag (:func:`slamags.collapse.choose_heldout`).
-    A method that starts from another's encoder (ItS2CLR from SimCLR) is given it as ``init_encoder``.
+    A method that starts from another's encoder (ItS2CLR from SimCLR) is given it as ``init_encoder``. With
+    ``store_dir`` (the decoded-cell store, :mod:`slamags.store`) the cells are read from it, not decoded.
     """
     settings = TrainSettings.from_config(pretrain, method)
     if ids and "seed" in ids:    # each bag simulation gets its own encoders: initialisation and draws included
@@ -512,15 +514,16 @@ def run_pretraining(pretrain: dict[str, Any], bags_path: str, dataset_json: str,
     n_train, n_pos = len(train), int(train["bag_label"].sum())
     if not spec(method).trains:  # nothing to train: decode only the collapse monitor's probe set
         train = train.iloc[np.concatenate(choose_probe(train["bag_label"].to_numpy(), settings.probe_size, settings.seed))]
-    images = load_images(info["root"], train["path"].tolist(), size, workers=max(2, settings.threads), device=device)
-    log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, decoded in %.1f s",
+    store = open_store(store_dir, index_path)
+    images = cell_images(info, train, size, store, workers=max(2, settings.threads), device=device)
+    log.info("pretrain %s: %d train patches (%d from positive bags), %s, crop %d, on %s, %s in %.1f s",
              method, n_train, n_pos, describe_resize(info), crop_size(size, settings.crop_fraction), device,
-             time.perf_counter() - t0)
+             "read from the decoded-cell store" if store is not None else "decoded", time.perf_counter() - t0)
     heldout = None
     cells = (choose_heldout(pd.read_parquet(index_path), bags, info["negative_classes"], info["positive_classes"],
                             settings.heldout_size, settings.seed) if index_path is not None and settings.heldout_size > 0 else None)
     if cells is not None and cells["instance_label"].nunique() == 2:    # a cohort has no labelled cells: none
-        heldout = (load_images(info["root"], cells["path"].tolist(), size, workers=max(2, settings.threads), device=device),
+        heldout = (cell_images(info, cells, size, store, workers=max(2, settings.threads), device=device),
                    cells["instance_label"].to_numpy())
         log.info("pretrain %s: held-out probe of %d normal and %d abnormal cells outside the train bags", method,
                  int((heldout[1] == 0).sum()), int(heldout[1].sum()))

@@ -75,7 +75,7 @@ def pretrain_section(cfg: Config) -> dict[str, Any]:
 
 def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_encoder: str, out_metrics: str,
              ckpt_dir: str | None = None, index_path: str | None = None, out_steps: str | None = None,
-             init_encoder: str | None = None) -> StageCall:
+             init_encoder: str | None = None, store_dir: str | None = None) -> StageCall:
     """One encoder of ``run.method`` on the simulation's train bags; its seed is ``pretrain.seed + run.seed``.
     ``init_encoder``: the encoder a method starts from (:func:`init_method`), of the same simulation."""
     from slamags.pretrain import run_pretraining
@@ -93,7 +93,19 @@ def pretrain(cfg: Config, run: RunId, bags_path: str, dataset_json: str, out_enc
         "pretrain": pretrain_section(cfg), "bags_path": bags_path, "dataset_json": dataset_json,
         "method": run.method, "out_encoder": out_encoder, "out_metrics": out_metrics, "ckpt_dir": ckpt_dir,
         "ids": run.columns(with_method=False), "index_path": index_path, "out_steps": out_steps,
-        "init_encoder": init_encoder})
+        "init_encoder": init_encoder, "store_dir": store_dir})
+
+
+def store(cfg: Config, index_path: str, dataset_json: str, out_cells: str, out_meta: str,
+          threads: int | None = None) -> StageCall:
+    """The decoded-cell store of the run's side (:mod:`slamags.store`): every usable cell decoded once."""
+    from slamags.store import build_store, store_side
+
+    side = store_side(cfg)
+    if side is None:
+        raise ValueError("this configuration has no decoded-cell store")
+    return StageCall(build_store, {"index_path": index_path, "dataset_json": dataset_json, "side": side,
+                                   "out_cells": out_cells, "out_meta": out_meta, "workers": int(threads or 4)})
 
 
 def init_method(method: str) -> str | None:
@@ -105,7 +117,7 @@ def init_method(method: str) -> str | None:
 
 
 def embed(cfg: Config, run: RunId, encoder_path: str, bags_path: str, dataset_json: str, out: str, out_probe: str,
-          threads: int | None = None, index_path: str | None = None) -> StageCall:
+          threads: int | None = None, index_path: str | None = None, store_dir: str | None = None) -> StageCall:
     """Every cell of the simulation through the frozen encoder; the probe's identity columns from ``run``.
     With ``index_path``, the evaluation cells (every labelled cell in no train bag) are embedded too and
     scored (:mod:`slamags.evaluation`)."""
@@ -114,7 +126,7 @@ def embed(cfg: Config, run: RunId, encoder_path: str, bags_path: str, dataset_js
     return StageCall(run_embedding, {
         "embed": cfg["embed"], "threads": int(threads if threads is not None else cfg["pretrain"]["threads"]),
         "encoder_path": encoder_path, "bags_path": bags_path, "dataset_json": dataset_json, "out": out,
-        "out_probe": out_probe, "ids": run.columns(), "index_path": index_path})
+        "out_probe": out_probe, "ids": run.columns(), "index_path": index_path, "store_dir": store_dir})
 
 
 def mil(cfg: Config, run: RunId, bags_path: str, embeddings_path: str,

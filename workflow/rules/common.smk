@@ -4,6 +4,7 @@ from slamags import SlamagsError
 from slamags import config as slamags_config
 from slamags import resources, runstamp, wiring
 from slamags.methods import ordered
+from slamags.store import store_side
 
 # data paths and sizes are checked once, by the main process, not again inside every cluster job
 MAIN_PROCESS = getattr(workflow, "is_main_process", True)
@@ -53,6 +54,19 @@ wildcard_constraints:
     wr=r"[0-9.e-]+",
     seed=r"\d+",
     method="|".join(METHODS),
+
+
+# the decoded-cell store (slamags.store): every usable cell decoded once, read by every pretraining and embedding
+# job; None when it is off (dataset.store, dataset.store_max_gb)
+STORE_SIDE = store_side(config)
+
+
+def store_input(wildcards):
+    """``{"store": [cells.npy, store.json]}`` where the run has a decoded-cell store, else nothing."""
+    if STORE_SIDE is None:
+        return {}
+    folder = f"results/decoded/side{STORE_SIDE}"
+    return {"store": [f"{folder}/cells.npy", f"{folder}/store.json"]}
 
 
 def init_encoder(wildcards):

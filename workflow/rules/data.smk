@@ -37,6 +37,27 @@ rule index:
         "../scripts/index.py"
 
 
+rule store:
+    input:
+        index="results/index/patches.parquet",
+        dataset="results/data/dataset.json",
+    output:
+        cells="results/decoded/side{side}/cells.npy",
+        meta="results/decoded/side{side}/store.json",
+    log:
+        "results/logs/store/side{side}.log",
+    benchmark:
+        "results/benchmarks/store/side{side}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 4
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    script:
+        "../scripts/store.py"
+
+
 rule bags:
     input:
         index="results/index/patches.parquet",

@@ -1,5 +1,6 @@
 rule embed:
     input:
+        unpack(store_input),
         encoder="results/pretrain/wr{wr}/seed{seed}/{method}/encoder.pt",
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
         dataset="results/data/dataset.json",

@@ -2,6 +2,7 @@ rule pretrain:
     input:
         # a method that starts from another's encoder of the same simulation (ItS2CLR from SimCLR)
         unpack(init_encoder),
+        unpack(store_input),
         bags="results/bags/wr{wr}/seed{seed}/bags.parquet",
         dataset="results/data/dataset.json",
         index="results/index/patches.parquet",
