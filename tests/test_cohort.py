@@ -42,7 +42,7 @@ def cohort_config(root, table, **cohort):
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfgmod.merge(cfg, {"dataset": {"kind": "folder", "root": str(root), "image_size": 32},
                        "bags": {"source": "cohort", "seeds": [0, 1]},
-                       "cohort": {"table": str(table), "test_fraction": 0.34, **cohort},
+                       "cohort": {"table": str(table), "test_fraction": 0.34, "folds": None, **cohort},
                        "pretrain": {"methods": ["random", "slam_ags"], "epochs": 2, "batch_size": 32, "threads": 1,
                                     "heldout_size": 16},
                        "mil": {"models": ["abmil"], "seeds": [0], "epochs": 3, "val_fraction": 0.5, "top_k": 4},

@@ -4,17 +4,21 @@
 
 - ``cohort.table``: a CSV or Parquet table with one row per slide: ``slide_id``, ``label`` (0: negative
   slide, 1: positive slide), and optionally ``patient_id`` (default: each slide is its own patient) and
-  ``split`` (``train`` or ``test``: a fixed split; default: drawn per seed);
+  ``split`` (``train`` or ``test``: a fixed split, with ``cohort.folds: null``);
 - ``dataset.root``: a folder holding ``<slide_id>/**.jpg`` (any image suffix the index reads), the cells of
   each slide, as segmentation tools (CLAM, TRIDENT and the like, or a haematology lab's cell detector) write
   them.
 
 Each slide is one bag with its own label; its cells' labels are unknown (``instance_label = -1``), so
-retrieval is reported as ranked tables and galleries for a reviewer, not as a recall number. Without a
-``split`` column the split is drawn per bag seed at the level of the patient: a patient's slides are all
-train or all test, ``cohort.test_fraction`` of the patients of each label (a patient is positive when any
-of their slides is) go to test, and each seed draws its own split, so seeds repeat the study as the
-simulations do. Every bad cohort stops with one line that names it and the fix.
+retrieval is reported as ranked tables and galleries for a reviewer, not as a recall number.
+
+The protocol the field reports a cohort by, and the default (``cohort.folds: 5``): stratified patient-level k-fold
+cross-validation. The patients (a patient is positive when any of their slides is) are dealt into k folds, each
+holding its share of both labels (:func:`patient_folds`); bag seed f trains its encoders and MIL on the other folds'
+patients and scores fold f's, so every patient is scored once, out of fold (the report pools them:
+:mod:`slamags.report.cohort`). With ``cohort.folds: null`` the split is the table's ``split`` column, or drawn per
+bag seed at the level of the patient: ``cohort.test_fraction`` of the patients of each label go to test. Every bad
+cohort stops with one line that names it and the fix.
 """
 
 from __future__ import annotations
@@ -79,8 +83,26 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
     return table[["slide_id", "label", "patient_id", "split"]]
 
 
-def split_patients(cohort: pd.DataFrame, seed: int, test_fraction: float) -> pd.Series:
-    """``train``/``test`` per slide: the table's split, or patients drawn per label with their own generator."""
+def patient_folds(cohort: pd.DataFrame, folds: int, fold_seed: int = 0) -> pd.Series:
+    """The fold (0..folds-1) of every patient: stratified by the patient's label (positive when any of their slides
+    is), shuffled by ``fold_seed``; a patient's slides share its fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    patients = cohort.groupby("patient_id")["label"].max().sort_index()
+    fold = pd.Series(-1, index=patients.index)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=fold_seed)
+    for k, (_, rows) in enumerate(splitter.split(np.zeros(len(patients)), patients.to_numpy())):
+        fold.iloc[rows] = k
+    return fold
+
+
+def split_patients(cohort: pd.DataFrame, seed: int, test_fraction: float, folds: int | None = None,
+                   fold_seed: int = 0) -> pd.Series:
+    """``train``/``test`` per slide: with ``folds``, the patients of fold ``seed`` in test and every other fold in
+    train (:func:`patient_folds`); else the table's split, or patients drawn per label with their own generator."""
+    if folds:
+        fold = cohort["patient_id"].map(patient_folds(cohort, folds, fold_seed))
+        return fold.map(lambda f: "test" if f == seed else "train")
     if cohort["split"].notna().all():
         return cohort["split"]
     patients = cohort.groupby("patient_id")["label"].max()
@@ -94,9 +116,9 @@ def split_patients(cohort: pd.DataFrame, seed: int, test_fraction: float) -> pd.
 
 
 def cohort_bags(index: pd.DataFrame, cohort: pd.DataFrame, seed: int, test_fraction: float,
-                source: str = "cohort table") -> pd.DataFrame:
+                source: str = "cohort table", folds: int | None = None, fold_seed: int = 0) -> pd.DataFrame:
     """One bag per slide (its ``ok`` cells in ``index``, whose ``cell_class`` is the slide folder), split by
-    patient for bag seed ``seed``; columns of :data:`slamags.bags.COLUMNS`."""
+    patient for bag seed ``seed`` (with ``folds``: fold ``seed`` in test); columns of :data:`slamags.bags.COLUMNS`."""
     ok = index[index["status"] == "ok"]
     counts = ok.groupby("cell_class").size()
     empty = [s for s in cohort["slide_id"] if counts.get(s, 0) == 0]
@@ -106,13 +128,13 @@ def cohort_bags(index: pd.DataFrame, cohort: pd.DataFrame, seed: int, test_fract
         raise SlamagsError(f"{source}: slide {empty[0]!r} has no usable cells ({why}); add its cells under "
                            f"dataset.root/{empty[0]}/ or remove it from the table"
                            + (f" ({len(empty)} slides in all)" if len(empty) > 1 else ""))
-    split = split_patients(cohort, seed, test_fraction)
+    split = split_patients(cohort, seed, test_fraction, folds, fold_seed)
     for label in (0, 1):
         have = {s: int(((split == s) & (cohort["label"] == label)).sum()) for s in SPLITS}
         if have["train"] < 2 or have["test"] < 1:
             raise SlamagsError(f"{source}: label {label} has {have['train']} train and {have['test']} test slides; "
                                "MIL needs at least 2 train slides (one to fit, one to select the epoch) and 1 test "
-                               "slide per label: add slides or change cohort.test_fraction")
+                               "slide per label: add slides, or lower cohort.folds (or change cohort.test_fraction)")
     frames = []
     for (slide, label), part in zip(cohort[["slide_id", "label"]].itertuples(index=False), split):
         cells = ok[ok["cell_class"] == slide].sort_values("patch_id")
@@ -131,7 +153,8 @@ def cohort_to_file(cohort: dict, index_path: str, out: str, seed: int) -> pd.Dat
     from slamags.io import write_parquet
 
     bags = cohort_bags(pd.read_parquet(index_path), read_cohort(cohort["table"]), seed, cohort["test_fraction"],
-                       source=f"cohort table {cohort['table']}")
+                       source=f"cohort table {cohort['table']}", folds=cohort.get("folds"),
+                       fold_seed=int(cohort.get("fold_seed", 0)))
     write_parquet(bags, out)
     log.info("bags (cohort) seed=%d: %s", seed, summary(bags))
     return bags

@@ -295,21 +295,24 @@ def _eval_loss(model: nn.Module, bags: list[Bag]) -> float:
 def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay: float, seed: int,
               val_fraction: float, n_prototypes: int, prototype_init: str = "random",
               patience: int | None = None,
-              on_epoch: Callable[[nn.Module, dict[str, float]], None] | None = None
-              ) -> tuple[nn.Module, list[dict[str, float]]]:
+              on_epoch: Callable[[nn.Module, dict[str, float]], None] | None = None,
+              class_weight: str | None = "balanced") -> tuple[nn.Module, list[dict[str, float]]]:
     """Train ``name`` on the fit share of ``train`` (:func:`split_validation`), keep the epoch of lowest validation
     loss (its weights restored), and stop early once ``patience`` epochs pass without a lower one (None: train every
     epoch), counted from the first epoch whose training bag cross-entropy is below ln 2 - :data:`CONVERGENCE_BAND`:
     at 1,000-cell bags an ABMIL can sit on the ln 2 plateau for 50 epochs before it learns (``bench/mil_schedule.py``),
     and a patience counted from its first epoch would stop it there. Each history row: ``epoch``, ``train_loss`` (what is optimised, auxiliary terms included),
     ``train_bag_ce`` (the bag cross-entropy alone) and ``val_loss``; ``on_epoch(model, row)`` sees the model (in eval
-    mode) after each epoch (a benchmark's curve; the training does not depend on it)."""
+    mode) after each epoch (a benchmark's curve; the training does not depend on it). ``class_weight: balanced``
+    weighs each bag's loss by ``n / (2 n_label)`` of the fit bags, so that an imbalanced cohort's minority label
+    counts as much as the other (a balanced set, every simulation's, trains as without weights)."""
     torch.manual_seed(seed)
     fit, val = split_validation(train, val_fraction, seed)
     model = build_model(name, train[0].x.shape[1], torch.cat([b.x for b in fit]).numpy(), n_prototypes, seed,
                         prototype_init)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=True)
     gen = torch.Generator().manual_seed(seed)
+    weight = class_weights([b.label for b in fit]) if class_weight == "balanced" else None
     best, best_loss, best_epoch, history = copy.deepcopy(model.state_dict()), float("inf"), 0, []
     learning_from = None        # the first epoch whose training bag cross-entropy left the plateau at ln 2
     for epoch in range(epochs):
@@ -323,6 +326,8 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
                 logits, _, aux = model(b.x)
                 bag_ce = F.cross_entropy(logits[None], torch.tensor([b.label]))
                 loss = bag_ce + aux
+            if weight is not None:
+                loss = loss * weight[b.label]
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -343,6 +348,15 @@ def train_mil(name: str, train: list[Bag], epochs: int, lr: float, weight_decay:
     model.load_state_dict(best)
     model.eval()
     return model, history
+
+
+def class_weights(labels: Sequence[int]) -> dict[int, float] | None:
+    """``{label: n / (2 n_label)}`` of bag labels, or None when both labels are equally many (no weighting)."""
+    n = len(labels)
+    counts = {c: sum(1 for y in labels if y == c) for c in (0, 1)}
+    if counts[0] == counts[1] or 0 in counts.values():
+        return None
+    return {c: n / (2 * counts[c]) for c in (0, 1)}
 
 
 def selected(history: list[dict[str, float]]) -> dict[str, float]:
@@ -435,7 +449,7 @@ def run_mil(mil: dict[str, Any], bags_path: str, embeddings_path: str,
     for model_name, mil_seed, out_metrics, out_attention in runs:
         model, history = train_mil(model_name, train, mil["epochs"], mil["lr"], mil["weight_decay"], mil_seed,
                                    mil["val_fraction"], mil["n_prototypes"], mil["prototype_init"],
-                                   mil.get("patience"))
+                                   mil.get("patience"), class_weight=mil.get("class_weight", "balanced"))
         _, val = split_validation(train, mil["val_fraction"], mil_seed)     # the bags that chose the epoch
         threshold = choose_threshold(np.array([b.label for b in val]), bag_probabilities(model, val))
         metrics, attention = evaluate(model, test, bags, mil["top_k"], threshold)

@@ -166,7 +166,11 @@ def _validate_cohort(cfg: Config, check_paths: bool) -> None:
                            "of <slide_id>/ cell folders; cohort.table: slide_id, label[, patient_id, split])")
     _check_warmup(cfg["pretrain"])
     _check_combiners(cfg)
+    if co.get("folds"):                 # k-fold cross-validation: the bag seeds are the folds
+        cfg["bags"]["seeds"] = list(range(int(co["folds"])))
     if check_paths:
+        if co.get("folds"):
+            _check_folds(read_cohort(co["table"]), int(co["folds"]), co["table"])
         if not Path(ds["root"]).is_dir():
             raise SlamagsError(f"config key dataset.root: folder {ds['root']} does not exist; point it at the folder "
                                "holding one sub-folder of cells per slide")
@@ -178,6 +182,20 @@ def _validate_cohort(cfg: Config, check_paths: bool) -> None:
             raise SlamagsError(f"cohort table {co['table']}: slide {empty[0]!r} has no cells ({why} "
                                f"{root / empty[0]}); add its cells there or remove it from the table"
                                + (f" ({len(empty)} slides in all)" if len(empty) > 1 else ""))
+
+
+def _check_folds(cohort: Any, folds: int, table: str) -> None:
+    """k-fold cross-validation needs a patient of each label in every fold, and no fixed split beside it."""
+    if cohort["split"].notna().any():
+        raise SlamagsError(f"cohort table {table} has a split column and cohort.folds is {folds}: they cannot both "
+                           "decide the test patients; set cohort.folds: null to use the table's split, or drop the "
+                           "column to cross-validate")
+    patients = cohort.groupby("patient_id")["label"].max()
+    counts = {label: int((patients == label).sum()) for label in (0, 1)}
+    if min(counts.values()) < folds:
+        raise SlamagsError(f"config key cohort.folds: {folds} folds need at least {folds} patients of each label; "
+                           f"the cohort has {counts[0]} negative and {counts[1]} positive patients; set cohort.folds "
+                           f"to at most {min(counts.values())}")
 
 
 def _check_warmup(p: Config) -> None:
