@@ -39,8 +39,22 @@ LANDING_CAPTION = (
     if slamags_config.is_cohort(config)
     else "Bag F1 of every pretraining method against the witness rate (mean over bag simulations and MIL seeds)."
 )
+# a cohort's own table (slamags.report.cohort): every patient once, out of fold, with patient-level intervals
+COHORT_OUTPUTS = [
+    "results/tables/cohort.md",
+    "results/tables/cohort.csv",
+    "results/tables/cohort.html",
+    "results/tables/cohort_patients.csv",
+    "results/figures/roc.png",
+]
+# the landing page's table: the paper's table, or a cohort's own
+LANDING_TABLE = (
+    "results/tables/cohort.html"
+    if slamags_config.is_cohort(config)
+    else "results/tables/paper_table.html"
+)
 LANDING_ANSWER = (
-    "the most attended cells of the test slides, and the slide-level table."
+    "every patient scored once, out of fold, and the most attended cells of the test slides."
     if slamags_config.is_cohort(config)
     else "bag F1 against witness rate, and the paper's table."
 )
@@ -142,10 +156,16 @@ def final_outputs():
         method=METHODS,
         name=["ranked.csv", "gallery.png"],
     )
+    cohort = (
+        COHORT_OUTPUTS + ["results/figures/roc.pdf"]
+        if slamags_config.is_cohort(config)
+        else []
+    )
     return (
         tables
         + expand("results/figures/{name}.{ext}", name=FIGURES, ext=["png", "pdf"])
         + retrieval
+        + cohort
         + ["results/report/landing.html"]
     )
 

@@ -184,7 +184,7 @@ rule retrieval:
 rule landing:
     input:
         image=LANDING_IMAGE,
-        table="results/tables/paper_table.html",
+        table=LANDING_TABLE,
         runs="results/tables/all_runs.parquet",
     output:
         "results/report/landing.html",
@@ -199,3 +199,40 @@ rule landing:
         answer=LANDING_ANSWER,
     script:
         "../scripts/landing.py"
+
+
+rule cohort_table:
+    input:
+        metrics=mil_paths(
+            "results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/metrics.json"
+        ),
+        attention=mil_paths(
+            "results/mil/wr{wr}/seed{seed}/{method}/{mil}/mil_seed{mil_seed}/attention.parquet"
+        ),
+        cohort=COHORT_TABLE,
+    output:
+        md="results/tables/cohort.md",
+        csv="results/tables/cohort.csv",
+        html=report(
+            "results/tables/cohort.html",
+            caption="../report/cohort.rst",
+            category="2. Tables",
+        ),
+        patients="results/tables/cohort_patients.csv",
+        roc=report(
+            "results/figures/roc.png",
+            caption="../report/roc.rst",
+            category="1. Figures",
+        ),
+        roc_pdf="results/figures/roc.pdf",
+    log:
+        "results/logs/cohort_table.log",
+    benchmark:
+        "results/benchmarks/cohort_table.tsv"
+    conda:
+        "../envs/report.yaml"
+    params:
+        cohort=config["cohort"],
+        note=NOTE,
+    script:
+        "../scripts/cohort_table.py"

@@ -110,6 +110,34 @@ def compare(values: pd.Series, reference: pd.Series | None = None, level: float 
     return out
 
 
+BOOTSTRAP = 2000
+"""Resamples of a patient-level bootstrap (:func:`bootstrap_interval`)."""
+
+
+def bootstrap_interval(y: np.ndarray, scores: np.ndarray, stat, reference: np.ndarray | None = None,
+                       n_boot: int = BOOTSTRAP, level: float = LEVEL, seed: int = 0) -> tuple[float, float, float]:
+    """``(estimate, low, high)``: ``stat(y, scores)`` on every patient and its percentile bootstrap interval,
+    patients resampled with replacement (a resample missing a label is drawn again). With ``reference`` (a second
+    score of the same patients) the statistic is the paired difference ``stat(y, scores) - stat(y, reference)``,
+    both computed on each resample's same patients: the interval of a difference between encoders over one cohort.
+    The patient is the unit: a cohort's slides of one patient share its label and its fold."""
+    y = np.asarray(y).astype(int)
+    scores = np.asarray(scores, float)
+
+    def value(rows: np.ndarray) -> float:
+        v = stat(y[rows], scores[rows])
+        return v - stat(y[rows], np.asarray(reference, float)[rows]) if reference is not None else v
+
+    rng = np.random.default_rng(seed)
+    n, draws = len(y), []
+    while len(draws) < n_boot:
+        rows = rng.integers(0, n, n)
+        if 0 < y[rows].sum() < n:
+            draws.append(value(rows))
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    return float(value(np.arange(n))), float(lo), float(hi)
+
+
 def resolvable_difference(sd: float, n: int, level: float = LEVEL, power: float = 0.8) -> float:
     """The true paired difference that ``n`` simulations call (the ``level`` t-interval excludes 0) with
     probability ``power``, when the simulations' differences have standard deviation ``sd``:
