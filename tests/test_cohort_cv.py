@@ -155,7 +155,7 @@ def test_five_fold_cross_validation_scores_every_patient_once_and_a_null_cohort_
     assert row["auc_low"] <= row["auc"] <= row["auc_high"]
     md = (res / "tables/cohort.md").read_text()
     assert "Stratified patient-level 5-fold cross-validation" in md and (res / "figures/roc.png").stat().st_size
-    assert "every patient scored once, out of fold" in (res / "report/landing.html").read_text()
+    assert "Stratified patient-level 5-fold cross-validation" in (res / "report/landing.html").read_text()
 
     null = cohort_run(tmp_path / "null", real_cohort(tmp_path / "null", seed=1, shuffle=True))
     row = pd.read_csv(null / "tables/cohort.csv").iloc[0]
