@@ -12,3 +12,16 @@ def test_the_package_docstring_names_every_module():
     modules = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
     modules |= {p.name for p in root.iterdir() if (p / "__init__.py").exists()}
     assert named == modules, f"unnamed: {sorted(modules - named)}; gone: {sorted(named - modules)}"
+
+
+def test_no_report_module_imports_the_bag_simulator():
+    """The report names rates and cells through slamags.rates, never through bags.py (the simulator)."""
+    import ast
+
+    from helpers import REPO
+
+    for path in sorted((REPO / "src/slamags/report").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "slamags.bags" not in names, path.name

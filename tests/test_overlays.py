@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 import pytest
 
 from helpers import REPO
@@ -45,3 +47,15 @@ def test_config_readme_describes_every_key_of_the_schema():
 
     missing = [k for k in keys(schema()) if f"`{k}`" not in text]
     assert missing == [], f"config/README.md lacks {missing}"
+
+
+def test_the_default_configuration_states_the_schemas_defaults():
+    """One owner per default: every key config/config.yaml writes that the schema gives a default holds that
+    default (the file shows them; the schema decides them)."""
+    from slamags.config import schema
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    differ = [f"{sec}.{k}: {cfg[sec][k]!r} != {v['default']!r}"
+              for sec, props in schema()["properties"].items() for k, v in props.get("properties", {}).items()
+              if "default" in v and isinstance(cfg.get(sec), dict) and k in cfg[sec] and cfg[sec][k] != v["default"]]
+    assert differ == []

@@ -29,20 +29,11 @@ import pandas as pd
 
 from slamags import SlamagsError
 from slamags.io import write_parquet
-from slamags.rates import witness_count
+from slamags.rates import has_cell_labels, witness_count
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["bag_id", "split", "bag_label", "patch_id", "instance_label", "cell_class", "path"]
-
-
-UNKNOWN = -1
-"""``instance_label`` of a cell whose class is unknown: the cells of a cohort's real slides."""
-
-
-def has_cell_labels(bags: pd.DataFrame) -> bool:
-    """Whether every cell of ``bags`` carries its label (simulated bags), not :data:`UNKNOWN` (a cohort's slides)."""
-    return bool((bags["instance_label"] != UNKNOWN).all())
 
 
 def cells_needed(n_train: int, n_test: int, bag_size: int, k: int, reuse: bool = False) -> dict[str, int]:

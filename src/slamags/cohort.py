@@ -31,12 +31,12 @@ import pandas as pd
 
 from slamags import SlamagsError
 from slamags.bags import COLUMNS
+from slamags.rates import UNKNOWN
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("slide_id", "label")
 SPLITS = ("train", "test")
-UNKNOWN = -1                 # instance_label of a cell whose class nobody annotated
 
 
 def read_cohort(path: str | Path) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from slamags.augment import centre_view
-from slamags.bags import has_cell_labels
+from slamags.rates import has_cell_labels
 from slamags.dataset import describe_resize, read_info
 from slamags.devices import pick_device
 from slamags.store import Store, cell_images, open_store

@@ -60,7 +60,7 @@ from torch import nn
 
 from slamags import SlamagsError
 from slamags.aggregators import FLOORS, MODELS, TORCHMIL
-from slamags.bags import UNKNOWN
+from slamags.rates import UNKNOWN
 from slamags.io import write_json, write_parquet
 from slamags.metrics import (bag_metrics, choose_threshold, instance_auc, topk_chance, topk_count, topk_recall,
                              topw_precision)

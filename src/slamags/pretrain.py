@@ -47,7 +47,7 @@ from torch import nn
 
 import slamags
 from slamags import selfsup
-from slamags.bags import has_cell_labels
+from slamags.rates import has_cell_labels
 from slamags.checkpoint import Checkpoint, TrainingState
 from slamags import SlamagsError
 from slamags.augment import centre_view, crop_size, random_view

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+UNKNOWN = -1
+"""``instance_label`` of a cell whose class is unknown: the cells of a cohort's real slides."""
 COHORT_RATE = 0.0
 """The rate of a cohort's runs (real slides: no witness rate)."""
 
@@ -57,6 +59,11 @@ def rate_columns(wrs: Iterable[float | str]) -> list[str]:
     """The headings of a table's rate and seed-count columns: ``["wr", "n (bag seeds)"]``, or for a cohort
     (:func:`cohort_rates`) ``["bags", "n (split seeds)"]``."""
     return ["bags", "n (split seeds)"] if cohort_rates(wrs) else ["wr", "n (bag seeds)"]
+
+
+def has_cell_labels(bags) -> bool:
+    """Whether every cell of ``bags`` carries its label (simulated bags), not :data:`UNKNOWN` (a cohort's slides)."""
+    return bool((bags["instance_label"] != UNKNOWN).all())
 
 
 def words(cohort: bool) -> dict[str, str]:

@@ -29,8 +29,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from slamags.bags import has_cell_labels
-from slamags.rates import cohort_rates, rate_heading, rate_label, witness_count
+from slamags.rates import cohort_rates, has_cell_labels, rate_heading, rate_label, witness_count
 from slamags.io import save_figure
 from slamags.methods import METHODS, PAPER_METHOD, ordered, rank
 from slamags.mosaic import cell_mosaic
