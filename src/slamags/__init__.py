@@ -3,7 +3,8 @@
 The stages of the workflow, in the order a run meets them:
 
 - :mod:`slamags.synth`, :mod:`slamags.fetch`, :mod:`slamags.dataset`: generated cells, real folders or archives,
-  described in ``dataset.json``; :mod:`slamags.images` decodes, :mod:`slamags.index` indexes every file
+  described in ``dataset.json``; :mod:`slamags.images` decodes, :mod:`slamags.index` indexes every file,
+  :mod:`slamags.store` decodes every usable cell once for every job
 - :mod:`slamags.bags`: witness-rate bags (or, with :mod:`slamags.cohort`, one bag per real slide); :mod:`slamags.rates`
   names a run's rate and its words (a cohort's: slides, patients, splits)
 - :mod:`slamags.pretrain`: one training loop for every row of :mod:`slamags.methods` (the method table), with
