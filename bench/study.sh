@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the low-witness-rate study from a clean copy of the repository and copy its small outputs
-# (tables, figures, endpoints, run.json: python -m slamags.report.collect) into docs/study/ (or $DEST).
+# (tables, figures, endpoints, run.json: slamags collect) into docs/study/ (or $DEST).
 #
 #   DATA=/path/to/matek-bm-128 bash bench/study.sh                       # configs/study.yaml
 #   DATA=... DEST=docs/study-synthetic bash bench/study.sh --configfile configs/study-synthetic.yaml
@@ -57,4 +57,4 @@ with open("collect.args", "w") as f:
     f.write(f"--bag-size {cfg['bags']['bag_size']} --top-k {cfg['mil']['top_k']}")
 PY
 # shellcheck disable=SC2046
-python3 -m slamags.report.collect "$work" "$dest" $(cat collect.args)
+slamags collect "$work" "$dest" $(cat collect.args)

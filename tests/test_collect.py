@@ -1,4 +1,4 @@
-"""``python -m slamags.report.collect --redraw``: a kept run's tables recomputed from its own files equal the
+"""``slamags collect --redraw``: a kept run's tables recomputed from its own files equal the
 files the run wrote, the note that opens them included."""
 
 import shutil

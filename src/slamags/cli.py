@@ -117,6 +117,47 @@ def _bags(a: argparse.Namespace) -> None:
     guarded(wiring.bags(_config(a), wiring.RunId(a.wr, a.seed), index_path=a.index, out=a.out))
 
 
+def _collect(a: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
+    from slamags.report.collect import collect, redraw
+
+    if a.redraw:
+        print(f"redrew {', '.join(guarded(redraw, dest=Path(a.dest)))} in {a.dest}")
+        return
+    if a.run is None or a.bag_size is None or a.top_k is None:
+        raise SystemExit("error: slamags collect RUN DEST needs --bag-size and --top-k (or --redraw DEST)")
+    copied = guarded(collect, run=Path(a.run), dest=Path(a.dest), bag_size=a.bag_size, top_k=a.top_k,
+                     reference=a.reference)
+    run_json = Path(a.dest) / "run.json"
+    if a.set and run_json.exists():
+        info = json.loads(run_json.read_text())
+        info.update(kv.partition("=")[::2] for kv in a.set)
+        run_json.write_text(json.dumps(info, indent=2) + "\n")
+    print(f"copied {len(copied)} files into {a.dest}")
+
+
+def _endpoints(a: argparse.Namespace) -> None:
+    import sys
+
+    import pandas as pd
+
+    from slamags.report.endpoints import endpoints_markdown
+
+    sys.stdout.write(endpoints_markdown(pd.read_parquet(a.runs), a.bag_size, a.top_k))
+
+
+def _report_tool(module: str) -> Callable[[argparse.Namespace], None]:
+    """A ``docs/`` generator of :mod:`slamags.report` (its ``main``) as a command."""
+    def run(a: argparse.Namespace) -> None:
+        import importlib
+
+        main = importlib.import_module(f"slamags.report.{module}").main
+        main(a.folders) if module == "surgery" else main(*a.folders)
+    return run
+
+
 def _export(a: argparse.Namespace) -> None:
     from slamags.export import export_embeddings
 
@@ -258,6 +299,25 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], None], list[Option
         (("--probes",), {**FILES, "required": True, "help": "probe.json of every embedding"}),
         (("--pretrain",), {**FILES, "default": [], "help": "metrics.parquet of every pretraining (learning curve)"}),
         (("--out-dir",), {"required": True})]),
+    "collect": ("copy a finished run's small outputs into docs/ (or --redraw a kept folder's tables and figures)",
+                _collect, [
+        (("run",), {"nargs": "?", "default": None, "help": "the run's folder (holds results/)"}),
+        (("dest",), {"help": "where to copy, e.g. docs/study (with --redraw: the kept folder)"}),
+        (("--redraw",), {"action": "store_true", "help": "recompute DEST's tables and figures from its own files"}),
+        (("--bag-size",), {"type": int, "default": None}), (("--top-k",), {"type": int, "default": None}),
+        (("--reference",), {"default": None, "help": "paired.md compares every method with this one (e.g. simclr)"}),
+        (("--set",), {"action": "append", "default": [], "metavar": "KEY=VALUE", "help": "add a run.json field"})]),
+    "endpoints": ("both endpoints of a study's all_runs.parquet with intervals and chance levels (endpoints.md)",
+                  _endpoints, [
+        (("runs",), {"help": "all_runs.parquet"}), (("--bag-size",), {"type": int, "required": True}),
+        (("--top-k",), {"type": int, "required": True})]),
+    "leaderboard": ("the ranking of a collected folder (leaderboard.{csv,md}, the forest plot; with a second folder, "
+                    "its bag level)", _report_tool("write_leaderboard"), [
+        (("folders",), {"nargs": "+", "metavar": "FOLDER", "help": "docs/leaderboard [docs/leaderboard-synthetic]"})]),
+    "surgery": ("where surgery could act and what it changed, in collected folders (Markdown)", _report_tool("surgery"), [
+        (("folders",), {"nargs": "+", "metavar": "FOLDER"})]),
+    "mechanism": ("the collapse at two learning rates: a slow folder against a fast one (Markdown)",
+                  _report_tool("mechanism"), [(("folders",), {"nargs": 2, "metavar": "FOLDER"})]),
     "export": ("a run's embeddings per bag for CLAM/TRIDENT (HDF5, .pt) or torchmil (.npy)", _export, [
         BAGS, (("--embeddings",), {"required": True, "help": "embeddings.parquet of the embed stage"}),
         (("--out",), {"required": True, "help": "the folder to write"}),

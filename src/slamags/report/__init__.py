@@ -14,7 +14,7 @@ simulations, the call rule) and :mod:`slamags.report.leaderboard` (the ranking);
 :mod:`slamags.report.landing`. Beside the workflow, for ``docs/``: :mod:`slamags.report.collect` (a run's small
 outputs into ``docs/``, or redrawn from them), :mod:`slamags.report.endpoints`, :mod:`slamags.report.surgery`,
 :mod:`slamags.report.mechanism`, :mod:`slamags.report.write_leaderboard`, :mod:`slamags.report.scale` and
-:mod:`slamags.report.sync`, each run as ``python -m slamags.report.<module>`` (or a ``slamags`` command).
+:mod:`slamags.report.sync`, each a ``slamags`` command (``slamags collect``, ``endpoints``, ``leaderboard``, ``surgery``, ``mechanism``, ``scale-collect``, ``sync-docs``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Copy a finished study run's small outputs into the repository (``docs/study/`` by default).
 
-    python -m slamags.report.collect RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
-    python -m slamags.report.collect --redraw DEST      # redraw the figures that DEST's own files hold
+    slamags collect RUN_FOLDER DEST [--run-json run.json fields as key=value ...]
+    slamags collect --redraw DEST      # redraw the figures that DEST's own files hold
 
 
 Copies the tables (``paper_table``, ``paired``, ``representation``, ``runtime``, ``all_runs.parquet``), every
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import glob
-import io
 import json
 import os
 import shutil
 import sys
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pandas as pd
@@ -61,12 +59,9 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int, reference: str | N
         pd.DataFrame(probes).to_csv(dest / "probe.csv", index=False)
         copied.append("probe.csv")
     if (dest / "all_runs.parquet").exists():
-        from slamags.report import endpoints
+        from slamags.report.endpoints import endpoints_markdown
 
-        buf = io.StringIO()
-        with redirect_stdout(buf):
-            endpoints.main([str(dest / "all_runs.parquet"), "--bag-size", str(bag_size), "--top-k", str(top_k)])
-        (dest / "endpoints.md").write_text(buf.getvalue())
+        write_text(endpoints_markdown(pd.read_parquet(dest / "all_runs.parquet"), bag_size, top_k), dest / "endpoints.md")
         copied.append("endpoints.md")
         if reference is not None:
             from slamags.report.leaderboard import bag_level, bag_level_markdown

@@ -7,7 +7,7 @@ Reads a study's ``all_runs.parquet`` (``docs/study/`` after ``bench/study.sh``) 
   simulations (n = bag seeds), and the chance level of each metric;
 - the representation, per (witness rate, method): the test-cell probe AUC, the same way.
 
-    python -m slamags.report.endpoints docs/study/all_runs.parquet --bag-size 40 --top-k 5 > docs/study/endpoints.md
+    slamags endpoints docs/study/all_runs.parquet --bag-size 40 --top-k 5 > docs/study/endpoints.md
 """
 
 from __future__ import annotations
@@ -79,18 +79,24 @@ def representation(runs: pd.DataFrame) -> str:
             + pipe_table(["wr", "method", "n (bag seeds)", "probe AUC [95 % t-interval]"], rows) + "\n")
 
 
+NOTE = ("\nMeans over bag simulations of each simulation's mean over MIL seeds; the interval is a Student-t 95 % "
+        "interval over the simulations (n = bag seeds, n − 1 degrees of freedom). Chance: AUC 0.5; bag F1 0.5 for a "
+        "coin flip and 0.667 for calling every bag positive (test bags are balanced); Top-K recall K / bag size for "
+        "K cells drawn by chance.\n")
+
+
+def endpoints_markdown(runs: pd.DataFrame, bag_size: int, top_k: int) -> str:
+    """Both endpoints of a study's runs, with intervals and chance levels (``endpoints.md``)."""
+    return representation(runs) + "\n" + bag_level(runs, bag_size, top_k) + NOTE
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("runs", help="all_runs.parquet of a study")
     ap.add_argument("--bag-size", type=int, required=True, help="cells per bag (bags.bag_size)")
     ap.add_argument("--top-k", type=int, required=True, help="K of Top-K (mil.top_k)")
     a = ap.parse_args(argv)
-    runs = pd.read_parquet(a.runs)
-    sys.stdout.write(representation(runs) + "\n" + bag_level(runs, a.bag_size, a.top_k) +
-                     "\nMeans over bag simulations of each simulation's mean over MIL seeds; the interval is a "
-                     "Student-t 95 % interval over the simulations (n = bag seeds, n − 1 degrees of freedom). "
-                     "Chance: AUC 0.5; bag F1 0.5 for a coin flip and 0.667 for calling every bag positive "
-                     "(test bags are balanced); Top-K recall K / bag size for K cells drawn at random.\n")
+    sys.stdout.write(endpoints_markdown(pd.read_parquet(a.runs), a.bag_size, a.top_k))
 
 
 if __name__ == "__main__":

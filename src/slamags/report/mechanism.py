@@ -1,7 +1,7 @@
 """Does the learning rate cause the collapse? The mechanism arm (lr 1e-3 with warm-up) against the same
 simulations at the study's lr 1e-2.
 
-    python -m slamags.report.mechanism docs/mechanism docs/leaderboard/v1 > docs/mechanism/summary.md
+    slamags mechanism docs/mechanism docs/leaderboard/v1 > docs/mechanism/summary.md
 
 Per method and simulation, from each folder's ``pretrain_metrics.parquet`` and ``pretrain_steps.parquet``:
 the first logged step of epoch 1 at which the shared head's mean cosine within negative-bag cells reaches

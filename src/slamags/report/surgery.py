@@ -1,7 +1,7 @@
 """Does surgery ever change the step, and does it matter? A table from collected run folders.
 
-    python -m slamags.report.surgery docs/leaderboard/v1 > docs/leaderboard/v1/surgery.md
-    python -m slamags.report.surgery docs/mechanism > docs/mechanism/surgery.md
+    slamags surgery docs/leaderboard/v1 > docs/leaderboard/v1/surgery.md
+    slamags surgery docs/mechanism > docs/mechanism/surgery.md
 
 For every method that combines two task gradients, over its simulations (from ``pretrain_metrics.parquet``,
 epoch means of the per-step telemetry): the ratio of the two task-gradient norms |g_1|/|g_2| (1: surgery

@@ -1,8 +1,8 @@
 """Write the leaderboard (``leaderboard.{csv,md,png}``) of a collected run folder, e.g. ``docs/leaderboard``.
 
-    python -m slamags.report.write_leaderboard docs/leaderboard [docs/leaderboard-synthetic]
+    slamags leaderboard docs/leaderboard [docs/leaderboard-synthetic]
 
-Reads the folder's ``probe.csv`` and ``pretrain_metrics.parquet`` (``python -m slamags.report.collect`` writes them);
+Reads the folder's ``probe.csv`` and ``pretrain_metrics.parquet`` (``slamags collect`` writes them);
 the ranking and its intervals are :mod:`slamags.report.leaderboard`'s. A second folder, the generated-cell arm's,
 adds its bag level: ``bag_level.{csv,md}`` there and a bag F1 column in the leaderboard.
 """
