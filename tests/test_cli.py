@@ -115,9 +115,8 @@ def check_config_over(tmp_path, over: str) -> subprocess.CompletedProcess:
 def test_check_config_says_each_error_once_and_names_the_file(tmp_path):
     r = check_config_over(tmp_path, "mil:\n  epochs: 5\n  bogus: 1\n")
     assert r.stderr.strip().splitlines() == [
-        "error: config key mil: unknown key(s) bogus; allowed: epochs, lr, models, n_prototypes, patience, "
-        "prototype_init, "
-        "seeds, top_k, val_fraction, weight_decay (set in over.yaml)"]
+        "error: config key mil: unknown key(s) bogus; allowed: class_weight, epochs, lr, models, n_prototypes, "
+        "patience, prototype_init, seeds, top_k, val_fraction, weight_decay (set in over.yaml)"]
 
 
 def test_check_config_refuses_a_key_written_twice(tmp_path):
