@@ -122,6 +122,24 @@ class MethodSpec:
         return self.encoder == "pixels"
 
     @property
+    def kind(self) -> str:
+        """``oracle`` (true cell labels: the ceiling), ``floor`` (no training, the image itself), ``none`` (random
+        initialisation), ``slide-label-aware`` (uses bag labels) or ``self-supervised`` (does not): what every table
+        calls the method."""
+        if self.oracle:
+            return "oracle"
+        if self.floor:
+            return "floor"
+        if not self.trains:
+            return "none"
+        return "slide-label-aware" if any(t.label_aware for t in self.tasks) else "self-supervised"
+
+    @property
+    def candidate(self) -> bool:
+        """Whether the method's difference to the reference counts among a table's comparisons (never the oracle's)."""
+        return self.kind != "oracle"
+
+    @property
     def needs_cell_labels(self) -> bool:
         return any(t.target == "cell" for t in self.tasks)
 
@@ -225,6 +243,21 @@ def ordered(names: Iterable[str]) -> list[str]:
     order: the one ordering every table, figure and bench uses."""
     names = list(dict.fromkeys(names))
     return sorted(names, key=lambda m: (rank(m), names.index(m)))
+
+
+PRETRAINED_KIND = "pretrained"
+"""The kind of a name outside the table: an encoder made elsewhere (slamags.encoders), a reference row, never a
+candidate."""
+
+
+def kind(name: str) -> str:
+    """:attr:`MethodSpec.kind` of a method of the table, :data:`PRETRAINED_KIND` for any other name."""
+    return METHODS[name].kind if name in METHODS else PRETRAINED_KIND
+
+
+def candidate(name: str) -> bool:
+    """:attr:`MethodSpec.candidate` of a method of the table; never an encoder made elsewhere."""
+    return name in METHODS and METHODS[name].candidate
 
 
 def spec(name: str) -> MethodSpec:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from slamags.rates import rate_label
 from slamags.collapse import COLLAPSED
-from slamags.methods import METHODS, REFERENCE_METHOD, ordered, rank
+from slamags.methods import METHODS, REFERENCE_METHOD, candidate, kind, ordered, rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference
 from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
@@ -45,26 +45,10 @@ from slamags.report.runs import BAG_METRICS as BAG_LEVEL, RETRIEVAL_METRICS
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 
 
-def kind(method: str) -> str:
-    """``oracle`` (true cell labels: the ceiling), ``floor`` (no training, the image itself), ``none`` (random
-    initialisation), ``slide-label-aware`` (uses bag labels), ``self-supervised`` (does not) or ``pretrained``
-    (a name outside the method table: an encoder made elsewhere, :mod:`slamags.encoders`)."""
-    spec = METHODS.get(method)
-    if spec is None:
-        return "pretrained"
-    if spec.oracle:
-        return "oracle"
-    if spec.floor:
-        return "floor"
-    if not spec.trains:
-        return "none"
-    return "slide-label-aware" if any(t.label_aware for t in spec.tasks) else "self-supervised"
-
-
 def counted(method: str) -> bool:
-    """Whether a method's difference to the reference counts among the comparisons: never the oracle's, never an
-    encoder made elsewhere (reference rows, not candidates)."""
-    return kind(method) not in ("oracle", "pretrained")
+    """Whether a method's difference to the reference counts among the comparisons (the method table's
+    :func:`slamags.methods.candidate`: never the oracle, never an encoder made elsewhere)."""
+    return candidate(method)
 
 
 def label_head_column(method: str) -> str | None:

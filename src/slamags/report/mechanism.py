@@ -42,9 +42,19 @@ def collapse_rows(folder: Path, methods: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def surgery_pair() -> list[str]:
+    """The paper's method and the method of the table with its tasks summed instead (its ablation)."""
+    from slamags.methods import METHODS, PAPER_METHOD
+
+    paper = METHODS[PAPER_METHOD]
+    plain = next(m.name for m in METHODS.values() if m.tasks == paper.tasks and m.combine == "sum")
+    return [plain, PAPER_METHOD]
+
+
 def main(slow_folder: str, fast_folder: str) -> None:
-    slow = collapse_rows(Path(slow_folder), ["slam", "slam_ags"])
-    fast = collapse_rows(Path(fast_folder), ["slam", "slam_ags"])
+    pair = surgery_pair()
+    slow = collapse_rows(Path(slow_folder), pair)
+    fast = collapse_rows(Path(fast_folder), pair)
     fast = fast[fast["seed"].isin(slow["seed"])]
     both = pd.concat([slow.assign(arm="lr 1e-3, warm-up"), fast.assign(arm="lr 1e-2")], ignore_index=True)
     rows = []
@@ -66,7 +76,7 @@ def main(slow_folder: str, fast_folder: str) -> None:
             diffs.append([method, name, c["n"], f"{c['diff']:+.3f} {interval}", "yes" if c["called"] else "no"])
     print("\n## lr 1e-3 with warm-up minus lr 1e-2, paired by simulation\n")
     print(pipe_table(["method", "endpoint", "n", "Δ [95 % t]", "called"], diffs))
-    print(f"\nShared head (slam and slam_ags have one projector for both tasks); cosine: mean pairwise cosine within "
+    print(f"\nShared head ({pair[0]} and {pair[1]} have one projector for both tasks); cosine: mean pairwise cosine within "
           f"negative-bag cells of the fixed probe set; norm ratio: |g_similarity| / |g_NT-Xent|, mean of the epoch "
           f"means (1: surgery is the plain sum). Δ: Student-t 95 % interval over the simulations' differences; "
           f"called: it excludes 0 with at least {MIN_BAG_SEEDS_FOR_CLAIM} simulations.")
