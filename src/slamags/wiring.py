@@ -193,12 +193,14 @@ CELL_LABEL_FIGURES = ("topk_vs_wr",)
 
 def retrieval(cfg: Config, attention_path: str, bags_path: str, dataset_json: str, out_dir: str,
               context: str = "") -> StageCall:
-    """Per test slide of one MIL run: its cells ranked by attention, and a gallery of the top K."""
+    """Per test slide of one MIL run: its cells ranked by attention (every cell, in ``ranked.csv``), and pictures of
+    the top K, at most ``report.gallery_size`` of them (the paper's K = 400 would draw 400 tiles a slide)."""
     from slamags.retrieval import write_retrieval
 
+    shown = min(int(cfg["mil"]["top_k"]), int(cfg["report"].get("gallery_size", 16)))
     return StageCall(write_retrieval, {"attention_path": attention_path, "bags_path": bags_path,
                                        "dataset_json": dataset_json, "out_dir": out_dir,
-                                       "top_k": cfg["mil"]["top_k"], "context": context})
+                                       "top_k": shown, "context": context})
 
 
 def aggregate(cfg: Config, metric_files: Sequence[str], probe_files: Sequence[str], out_dir: str,
