@@ -25,3 +25,15 @@ def test_no_report_module_imports_the_bag_simulator():
         names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert "slamags.bags" not in names, path.name
+
+
+def test_the_trainer_reads_in_a_minute():
+    """The training loop's class stays at most 120 lines: heads, targets, views and the collapse monitor live
+    beside it (slamags.pretrain.Parts, Targets, make_view, monitor_parts; ItS2CLR's refresh in slamags.pseudo)."""
+    import ast
+
+    from helpers import REPO
+
+    tree = ast.parse((REPO / "src/slamags/pretrain.py").read_text())
+    trainer = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Trainer")
+    assert trainer.end_lineno - trainer.lineno + 1 <= 120

@@ -114,7 +114,7 @@ def test_supervised_trains_on_the_true_cell_classes(simulation):
                       cells=cell_targets(spec("supervised"), train, pretrain_section(), {"wr": 0.2, "seed": 1}))
     (task,) = trainer.spec.tasks
     want = pd.Categorical(train["cell_class"], categories=sorted(train["cell_class"].unique())).codes
-    assert np.array_equal(trainer._targets(task).numpy(), want)
+    assert np.array_equal(trainer.targets.of(task).numpy(), want)
     assert not np.array_equal(want, train["bag_label"].to_numpy())         # in positive bags the two differ
     assert trainer.head.out_features == train["cell_class"].nunique()
 
@@ -122,18 +122,18 @@ def test_supervised_trains_on_the_true_cell_classes(simulation):
 def test_its2clr_refreshes_its_pseudo_labels_on_schedule_from_train_bags_only(simulation, monkeypatch):
     """3 epochs at ``refresh_every`` 2: the MIL's instance scores are computed at epochs 1 and 3 (0-based 0 and 2),
     on the train bags' cells alone; the self-paced share grows every epoch."""
-    import slamags.pretrain as pretrain_module
+    import slamags.pseudo as pseudo_module
     from slamags.pretrain import run_pretraining
 
     d, _, bags = simulation
     calls = []
-    real = pretrain_module.instance_scores
+    real = pseudo_module.instance_scores
 
     def spy(features, bag_ids, bag_labels, seed, s):
         calls.append((seed, set(bag_ids), len(features)))
         return real(features, bag_ids, bag_labels, seed, s)
 
-    monkeypatch.setattr(pretrain_module, "instance_scores", spy)
+    monkeypatch.setattr(pseudo_module, "instance_scores", spy)
     settings = pretrain_section(epochs=3, steps_per_epoch=1, seed=7)
     run_pretraining(settings, str(d / "bags.parquet"), str(d / "dataset.json"), "random", str(d / "init.pt"),
                     str(d / "init.parquet"), ids={"wr": 0.2, "seed": 1})
@@ -273,6 +273,11 @@ def test_every_schema_section_refuses_an_unknown_key(section):
 
     cfg = load_config()
     cfg.setdefault(section, {})
-    cfg[section]["colour_of_the_bikeshed"] = 1
-    with pytest.raises(SlamagsError, match=rf"config key {section}(\.colour_of_the_bikeshed)?: unknown key"):
+    where = section
+    if section == "encoders":            # its keys are names the user chooses; each encoder's keys are fixed
+        cfg[section]["lab"] = {"features": "f.parquet"}
+        where = "encoders.lab"
+    node = cfg[section]["lab"] if section == "encoders" else cfg[section]
+    node["colour_of_the_bikeshed"] = 1
+    with pytest.raises(SlamagsError, match=rf"config key {where}(\.colour_of_the_bikeshed)?: unknown key"):
         cfgmod.validate(cfg, check_paths=False)

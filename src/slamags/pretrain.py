@@ -29,6 +29,7 @@ and ends with the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -59,7 +60,7 @@ from slamags.io import write_parquet
 from slamags.losses import HEAD_OUTPUTS, LOSSES, TaskOutput
 from slamags.methods import MethodSpec, TaskSpec, spec
 from slamags.model import FEATURE_DIM, Encoder, build_encoder, evaluating, load_encoder, projector, save_encoder
-from slamags.pseudo import PseudoLabelSettings, instance_scores, pseudo_labels, self_paced_share
+from slamags.pseudo import PseudoLabels, PseudoLabelSettings
 from slamags.combiners import get_combiner
 from slamags.surgery import SurgeryStats
 
@@ -232,25 +233,145 @@ class CellTargets:
     """What some methods know of each train patch beyond its bag label, in the train table's order:
     ``cell_classes`` (codes of the TRUE cell class: the supervised ceiling only), ``bag_ids`` (ItS2CLR's MIL
     model groups cells by bag), ``patch_ids`` (a cell in many bags is embedded once for the refresh), ``prior``
-    (nnPU's abnormal share of positive-bag cells: the witness rate) and ItS2CLR's settings and latest instance
-    ``scores``."""
+    (nnPU's abnormal share of positive-bag cells: the witness rate) and ItS2CLR's settings."""
 
     cell_classes: np.ndarray | None = None
     bag_ids: np.ndarray | None = None
     patch_ids: np.ndarray | None = None
     prior: float | None = None
     pseudo: PseudoLabelSettings = PseudoLabelSettings()
-    scores: np.ndarray | None = None
 
 
 PROGRESS_EVERY_S = 60.0
 """Inside an epoch longer than this, a progress line (step, loss, images/s, time left) this often."""
 
 
+def build_head(method: MethodSpec, cells: CellTargets, device: torch.device) -> nn.Module | None:
+    """The method's head on the 512-d features: its outputs are what its loss reads (HEAD_OUTPUTS)."""
+    if not method.head:
+        return None
+    n_out = HEAD_OUTPUTS[next(t.loss for t in method.tasks if t.loss in HEAD_OUTPUTS)]
+    if n_out == "classes":
+        if cells.cell_classes is None:
+            raise SlamagsError(f"pretrain method {method.name} trains on cell classes; none were given")
+        n_out = int(cells.cell_classes.max()) + 1
+    head = nn.Linear(FEATURE_DIM, int(n_out)) if method.head == "linear" else projector(int(n_out))
+    return head.to(device)
+
+
+class EpochProgress:
+    """The progress line inside an epoch longer than :data:`PROGRESS_EVERY_S`: step, loss, images/s, time left."""
+
+    def __init__(self, method: str, epoch: int, epochs: int, steps: int) -> None:
+        self.what, self.steps = f"pretrain {method} epoch {epoch + 1}/{epochs}", steps
+        self.t0 = self.shown = time.perf_counter()
+
+    def step(self, step: int, loss_sum: float, images: int) -> None:
+        now = time.perf_counter()
+        if now - self.shown >= PROGRESS_EVERY_S and step < self.steps:
+            self.shown = now
+            log.info("%s: step %d/%d, loss %.4f, %.0f images/s, about %.0f s left in the epoch", self.what, step,
+                     self.steps, loss_sum / step, images / (now - self.t0), (now - self.t0) * (self.steps - step) / step)
+
+
+def make_view(x: torch.Tensor, kind: str, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """A task's view of a batch: the centre crop, or the authors' random view (strong: SimCLR's usual colour jitter
+    0.4 instead of the authors' 0.1, SimMIL's strong views)."""
+    if kind == "centre":
+        return centre_view(x, crop)
+    return random_view(x, crop, gen, jitter=0.4 if kind == "strong" else 0.1)
+
+
+def apply_channels_last(module: nn.Module, x: torch.Tensor, cuda: bool) -> Any:
+    """``module(x)`` in channels_last, under bf16 autocast on a GPU (the encoder, or a backbone)."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+        return module(x.contiguous(memory_format=torch.channels_last))
+
+
+class Targets:
+    """Every train patch's label for a task: its bag label, its TRUE cell class (the supervised ceiling only) or
+    ItS2CLR's pseudo-label (:class:`slamags.pseudo.PseudoLabels`, refreshed by the trainer each epoch)."""
+
+    def __init__(self, method: MethodSpec, bag_labels: torch.Tensor, cells: CellTargets) -> None:
+        self.method, self.bag_labels, self.cells = method, bag_labels, cells
+        self.pseudo = None
+        if any(t.target == "pseudo" for t in method.tasks):
+            if cells.bag_ids is None:
+                raise SlamagsError(f"pretrain method {method.name} needs the bag of every train cell; none was given")
+            self.pseudo = PseudoLabels(cells.pseudo, cells.bag_ids, bag_labels.numpy(), cells.patch_ids)
+
+    def state(self) -> torch.Tensor | None:
+        """What a checkpoint keeps of the targets: ItS2CLR's latest instance scores."""
+        return None if self.pseudo is None or self.pseudo.scores is None else torch.as_tensor(self.pseudo.scores)
+
+    def restore(self, scores: torch.Tensor | None) -> None:
+        if scores is not None and self.pseudo:
+            self.pseudo.scores = scores.numpy()
+
+    def of(self, task: TaskSpec) -> torch.Tensor:
+        if task.target == "cell":
+            if self.cells.cell_classes is None:
+                raise SlamagsError(f"pretrain task {task.name} reads true cell classes; none were given")
+            return torch.as_tensor(self.cells.cell_classes, dtype=torch.long)
+        return self.pseudo.labels if task.target == "pseudo" and self.pseudo else self.bag_labels
+
+
+@dataclass
+class Parts:
+    """What one method trains: the encoder (initialised from ``init_state`` when given), its head, the heads a
+    task has of its own, the self-supervised objectives (teachers, memory banks), and every trained parameter."""
+
+    model: nn.Module
+    head: nn.Module | None
+    heads: nn.ModuleDict
+    objectives: nn.ModuleDict
+    params: list[torch.Tensor]
+
+    @classmethod
+    def build(cls, method: MethodSpec, cells: CellTargets, device: torch.device,
+              init_state: dict[str, torch.Tensor] | None = None) -> "Parts":
+        # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
+        model = build_encoder(method.encoder).to(device).to(memory_format=torch.channels_last)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        head = build_head(method, cells, device)
+        heads = nn.ModuleDict({t.name: projector() for t in method.tasks if t.own_head}).to(device)
+        objectives = nn.ModuleDict({t.name: selfsup.build(t.loss, model.backbone)
+                                    for t in method.tasks if t.selfsup}).to(device)
+        extra = [p for p in [*heads.parameters(), *objectives.parameters()] if p.requires_grad]
+        params = list(model.parameters()) + (list(head.parameters()) if head else []) + extra
+        return cls(model, head, heads, objectives, params)
+
+    def resumable(self, settings: TrainSettings) -> TrainingState:
+        """The optimiser, its schedule and the three random generators (sampling, augmentation, surgery), with the
+        parts: everything a checkpoint restores. The pixel floor has no parameter: a placeholder keeps the
+        optimiser and its checkpoint uniform."""
+        opt, sched = optimiser(self.params or [nn.Parameter(torch.zeros(()))], settings)
+        gens = tuple(torch.Generator().manual_seed(settings.seed * 1000 + k) for k in (1, 2, 3))
+        return TrainingState({"model": self.model, "head": self.head, "heads": self.heads,
+                              "objectives": self.objectives}, opt, sched, gens)
+
+
+def backbone_features(model: nn.Module, images: torch.Tensor, crop: int, device: torch.device,
+                      rows: np.ndarray) -> np.ndarray:
+    """The backbone's features of some train rows' centre views, in eval mode (ItS2CLR's refresh)."""
+    from slamags.embed import embed_images
+
+    return embed_images(model, images[torch.as_tensor(rows)], crop, "backbone", 512, device)
+
+
+def monitor_parts(parts: Any, encode: Any, probe_neg: torch.Tensor, probe_pos: torch.Tensor,
+                  heldout: tuple[torch.Tensor, np.ndarray] | None) -> dict[str, float]:
+    """:func:`slamags.collapse.monitor` of ``parts`` (the encoder, the heads a task has of its own, the
+    objectives' projections) on the probe sets, every part in eval mode for it."""
+    own = {**dict(parts.heads.items()), **{k: o.projection for k, o in parts.objectives.items()}}
+    with evaluating(parts.model, parts.heads, parts.objectives):
+        return monitor(encode, own, probe_neg, probe_pos, heldout)
+
+
 class Trainer:
-    """One pretraining run: :meth:`run` trains (resuming from its checkpoint if one exists) and returns the
-    encoder; the resume itself is :class:`~slamags.checkpoint.TrainingState`'s and the file's lock
-    :class:`~slamags.checkpoint.Checkpoint`'s."""
+    """One pretraining run: :meth:`run` trains (resuming from its checkpoint if one exists: the state is
+    :class:`~slamags.checkpoint.TrainingState`'s, the lock :class:`~slamags.checkpoint.Checkpoint`'s)."""
 
     def __init__(self, settings: TrainSettings, images: torch.Tensor, bag_labels: np.ndarray,
                  device: torch.device, ckpt: Path | None = None,
@@ -262,78 +383,33 @@ class Trainer:
         self.bag_labels = torch.tensor(np.asarray(bag_labels), dtype=torch.long)
         self.crop = crop_size(images.shape[-1], settings.crop_fraction)
         self.cuda = device.type == "cuda"
+        self._apply = functools.partial(apply_channels_last, cuda=self.cuda)
         torch.manual_seed(settings.seed)
-        # channels_last pays on both: 1.2x training and 2.2x inference for ResNet18 on a CPU core (oneDNN)
-        self.model = build_encoder(self.spec.encoder).to(device).to(memory_format=torch.channels_last)
-        if init_state is not None:
-            self.model.load_state_dict(init_state)
-        self.head = self._build_head()
-        self.heads = nn.ModuleDict({t.name: projector() for t in self.spec.tasks if t.own_head}).to(device)
-        self.objectives = nn.ModuleDict({t.name: selfsup.build(t.loss, self.model.backbone)
-                                         for t in self.spec.tasks if t.selfsup}).to(device)
-        extra = [p for p in [*self.heads.parameters(), *self.objectives.parameters()] if p.requires_grad]
-        self.params = list(self.model.parameters()) + (list(self.head.parameters()) if self.head else []) + extra
-        # the pixel floor has no parameter: a placeholder keeps the optimiser and its checkpoint uniform
-        self.opt, sched = optimiser(self.params or [nn.Parameter(torch.zeros(()))], settings)
-        self.gen_sample, self.gen_aug, self.gen_surgery = (torch.Generator().manual_seed(settings.seed * 1000 + k)
-                                                           for k in (1, 2, 3))
-        self.resumable = TrainingState({"model": self.model, "head": self.head, "heads": self.heads,
-                                        "objectives": self.objectives}, self.opt, sched,
-                                       (self.gen_sample, self.gen_aug, self.gen_surgery))
+        parts = Parts.build(self.spec, self.cells, device, init_state)
+        self.model, self.head, self.heads, self.objectives, self.params = (parts.model, parts.head, parts.heads,
+                                                                            parts.objectives, parts.params)
+        self.resumable = parts.resumable(settings)
+        self.opt, (self.gen_sample, self.gen_aug, self.gen_surgery) = self.resumable.optimizer, self.resumable.generators
         self.checkpoint = Checkpoint(ckpt, settings.digest())
         self.sampler = Batches.of(self.spec, bag_labels, settings.batch_size, settings.steps_per_epoch)
         self.total_steps = self.sampler.steps * settings.epochs
         self.probe_neg, self.probe_pos = choose_probe(bag_labels, settings.probe_size, settings.seed)
-        self.pseudo = torch.full((len(self.bag_labels),), -1, dtype=torch.long)
+        self.targets = Targets(self.spec, self.bag_labels, self.cells)
         self.rows: list[dict[str, Any]] = []
         self.step_rows: list[dict[str, Any]] = []
-
-    def _build_head(self) -> nn.Module | None:
-        """The method's head on the 512-d features: its outputs are what its loss reads (HEAD_OUTPUTS)."""
-        if not self.spec.head:
-            return None
-        loss = next(t.loss for t in self.spec.tasks if t.loss in HEAD_OUTPUTS)
-        n_out = HEAD_OUTPUTS[loss]
-        if n_out == "classes":
-            if self.cells.cell_classes is None:
-                raise SlamagsError(f"pretrain method {self.spec.name} trains on cell classes; none were given")
-            n_out = int(self.cells.cell_classes.max()) + 1
-        n_out = int(n_out)
-        head = nn.Linear(FEATURE_DIM, n_out) if self.spec.head == "linear" else projector(n_out)
-        return head.to(self.device)
-
-    def _targets(self, task: TaskSpec) -> torch.Tensor:
-        """Every train patch's label for ``task``: bag label, true cell class or pseudo-label."""
-        if task.target == "cell":
-            if self.cells.cell_classes is None:
-                raise SlamagsError(f"pretrain task {task.name} reads true cell classes; none were given")
-            return torch.as_tensor(self.cells.cell_classes, dtype=torch.long)
-        return self.pseudo if task.target == "pseudo" else self.bag_labels
-
-    # -- one step ------------------------------------------------------------------
-    def _view(self, x: torch.Tensor, kind: str) -> torch.Tensor:
-        if kind == "centre":
-            return centre_view(x, self.crop)
-        # strong: SimCLR's usual colour jitter (0.4) instead of the authors' 0.1 (SimMIL's strong views)
-        return random_view(x, self.crop, self.gen_aug, jitter=0.4 if kind == "strong" else 0.1)
-
-    def _apply(self, module: nn.Module, x: torch.Tensor) -> Any:
-        """``module(x)`` in channels_last, under bf16 autocast on a GPU (the encoder, or a backbone)."""
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda):
-            return module(x.contiguous(memory_format=torch.channels_last))
 
     def _task_loss(self, task: TaskSpec, idx_pos: np.ndarray, idx_neg: np.ndarray,
                    step: int) -> tuple[torch.Tensor | None, int]:
         """The task's loss on this batch (None when its group has no patch here) and its number of views."""
         idx = {"neg": idx_neg, "pos": idx_pos, "all": np.concatenate([idx_pos, idx_neg])}[task.group]
-        targets = self._targets(task)
+        targets = self.targets.of(task)
         if task.target == "pseudo":       # cells whose pseudo-label is unknown this epoch are left out
             idx = idx[targets.numpy()[idx] >= 0]
         if len(idx) == 0:
             return None, 0
         rows = torch.as_tensor(idx, dtype=torch.long)
         x = self.images[rows].to(self.device, non_blocking=True)
-        views = [self._view(x, kind) for kind in task.views]
+        views = [make_view(x, kind, self.crop, self.gen_aug) for kind in task.views]
         n = len(idx)
         if task.selfsup:
             return self.objectives[task.name].loss(self._apply, self.model.backbone, views, step,
@@ -348,8 +424,7 @@ class Trainer:
 
     def step(self, idx_pos: np.ndarray, idx_neg: np.ndarray,
              step: int = 0) -> tuple[list[torch.Tensor], SurgeryStats | None, int]:
-        """One optimiser step (``step``: its index in the run): ``(loss per task, combiner telemetry or None,
-        views processed)``."""
+        """One optimiser step (``step``: its index): ``(loss per task, combiner telemetry or None, views)``."""
         self.opt.zero_grad(set_to_none=True)
         results = [self._task_loss(task, idx_pos, idx_neg, step) for task in self.spec.tasks]
         losses = [loss for loss, _ in results]
@@ -363,22 +438,22 @@ class Trainer:
     def monitor(self) -> dict[str, float]:
         """The collapse monitor (:func:`slamags.collapse.monitor`) of the fixed probe sets, in eval mode: the
         shared projector, every head a task has of its own, and the held-out learning curve."""
-        own = {**dict(self.heads.items()), **{k: o.projection for k, o in self.objectives.items()}}
-        with evaluating(self.model, self.heads, self.objectives):
-            return monitor(lambda x: self._apply(self.model, centre_view(x.to(self.device), self.crop)), own,
-                           self.images[torch.as_tensor(self.probe_neg, dtype=torch.long)],
-                           self.images[torch.as_tensor(self.probe_pos, dtype=torch.long)], self.heldout)
+        probes = [self.images[torch.as_tensor(rows, dtype=torch.long)] for rows in (self.probe_neg, self.probe_pos)]
+        return monitor_parts(self, lambda x: self._apply(self.model, centre_view(x.to(self.device), self.crop)),
+                             *probes, self.heldout)
 
     # -- the loop ------------------------------------------------------------------
     def run_epoch(self, epoch: int) -> dict[str, Any]:
         """Train one epoch; its row of ``metrics.parquet`` (losses, throughput, telemetry, collapse)."""
         names = self.spec.task_names
-        pseudo_row = self.refresh_pseudo_labels(epoch)
+        pseudo = self.targets.pseudo
+        features = functools.partial(backbone_features, self.model, self.images, self.crop, self.device)
+        pseudo_row = pseudo.refresh(epoch, self.settings.epochs, self.settings.seed, features) if pseudo else {}
         self.model.train()
         t0 = time.perf_counter()
         sums = torch.zeros(len(names), device=self.device, dtype=torch.float64)
         telemetry, n_img, batches = EpochTelemetry(), 0, self.sampler.epoch(self.gen_sample)
-        shown = t0                      # a progress line at least every PROGRESS_EVERY_S inside a long epoch
+        progress = EpochProgress(self.settings.method, epoch, self.settings.epochs, len(batches))
         every = self.settings.first_epoch_log_every if epoch == 0 else 0
         for steps, (idx_pos, idx_neg) in enumerate(batches, start=1):
             losses, stats, views = self.step(idx_pos, idx_neg, epoch * len(batches) + steps - 1)
@@ -387,41 +462,14 @@ class Trainer:
             n_img += views
             if every and (steps % every == 0 or steps == 1):
                 self.step_rows.append({**step_row(steps, losses, stats, names), **self.monitor()})
-            if time.perf_counter() - shown >= PROGRESS_EVERY_S and steps < len(batches):
-                shown = time.perf_counter()
-                log.info("pretrain %s epoch %d/%d: step %d/%d, loss %.4f, %.0f images/s, about %.0f s left in the "
-                         "epoch", self.settings.method, epoch + 1, self.settings.epochs, steps, len(batches),
-                         float(sum(sums)) / steps, n_img / (shown - t0), (shown - t0) * (len(batches) - steps) / steps)
+            progress.step(steps, float(sums.sum()), n_img)
         if self.cuda:
             torch.cuda.synchronize(self.device)
         secs, lr = time.perf_counter() - t0, self.opt.param_groups[0]["lr"]
         self.resumable.scheduler.step()
-        row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs,
-                               "steps": len(batches)}
-        row.update({f"loss_{name}": v for name, v in zip(names, (sums / max(len(batches), 1)).tolist())})
-        return {**row, **pseudo_row, **telemetry.row(names), **self.monitor()}
-
-    def refresh_pseudo_labels(self, epoch: int) -> dict[str, Any]:
-        """ItS2CLR (a task with ``target: pseudo``): new pseudo-labels at the first epoch and every
-        ``refresh_every`` epochs; the self-paced share grows every epoch. Returns the epoch's counts."""
-        if not any(t.target == "pseudo" for t in self.spec.tasks):
-            return {}
-        s, bags = self.cells.pseudo, self.cells.bag_ids
-        if bags is None:
-            raise SlamagsError(f"pretrain method {self.spec.name} needs the bag of every train cell; none was given")
-        if epoch % s.refresh_every == 0 or self.cells.scores is None:
-            from slamags.embed import embed_images
-
-            ids = self.cells.patch_ids if self.cells.patch_ids is not None else np.arange(len(self.images))
-            _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)   # each cell once (reuse)
-            feats = embed_images(self.model, self.images[torch.as_tensor(first)], self.crop, "backbone", 512,
-                                 self.device)[inverse.reshape(-1)]                           # eval mode
-            self.cells.scores = instance_scores(feats, bags, self.bag_labels.numpy(), self.settings.seed + epoch, s)
-        share = self_paced_share(epoch, self.settings.epochs, s)
-        self.pseudo = torch.as_tensor(pseudo_labels(self.cells.scores, bags, self.bag_labels.numpy(), share,
-                                                    s.threshold), dtype=torch.long)
-        return {"pseudo_share": share, "pseudo_positives": int((self.pseudo == 1).sum()),
-                "pseudo_left_out": int((self.pseudo < 0).sum())}
+        return {"epoch": epoch + 1, "lr": lr, "seconds": secs, "images_per_s": n_img / secs, "steps": len(batches),
+                **{f"loss_{name}": v for name, v in zip(names, (sums / max(len(batches), 1)).tolist())},
+                **pseudo_row, **telemetry.row(names), **self.monitor()}
 
     def run(self) -> Encoder:
         if not self.spec.trains:
@@ -432,14 +480,12 @@ class Trainer:
         if state is not None:
             start = self.resumable.restore(state) + 1
             self.rows, self.step_rows = state["rows"], state["step_rows"]
-            if state.get("pseudo_scores") is not None:
-                self.cells.scores = state["pseudo_scores"].numpy()
+            self.targets.restore(state.get("pseudo_scores"))
             log.info("pretrain: resumed from %s after epoch %d/%d", self.checkpoint.path, start, self.settings.epochs)
         for epoch in range(start, self.settings.epochs):
             self.rows.append(self.run_epoch(epoch))
-            scores = None if self.cells.scores is None else torch.as_tensor(self.cells.scores)
             self.checkpoint.save(self.resumable.capture(epoch, rows=self.rows, step_rows=self.step_rows,
-                                                        pseudo_scores=scores))
+                                                        pseudo_scores=self.targets.state()))
             log.info("pretrain %s epoch %d/%d: %s", self.settings.method, epoch + 1, self.settings.epochs,
                      progress_line(self.rows[-1]))
         return self.model

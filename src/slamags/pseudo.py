@@ -22,6 +22,7 @@ tuned; here the instance score is ABMIL's classifier on one cell and the thresho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -72,3 +73,32 @@ def pseudo_labels(scores: np.ndarray, bag_ids: np.ndarray, bag_labels: np.ndarra
     keep = max(1, int(round(share * len(rows)))) if len(rows) else 0
     labels[rows[np.argsort(-scores[rows], kind="stable")[:keep]]] = 1
     return labels
+
+
+class PseudoLabels:
+    """ItS2CLR's labels of the train cells during training: the trainer's task hook for ``target: pseudo``.
+
+    :meth:`refresh` is called at the start of every epoch: at the first epoch and every ``refresh_every`` epochs the
+    encoder's features (``features_of(rows)``, the backbone on those train rows' centre views) give new instance
+    scores (:func:`instance_scores`, each cell embedded once where bags share it); every epoch the self-paced share
+    grows and :attr:`labels` are drawn anew from the scores. The scores are what a checkpoint keeps."""
+
+    def __init__(self, s: PseudoLabelSettings, bag_ids: np.ndarray, bag_labels: np.ndarray,
+                 patch_ids: np.ndarray | None = None) -> None:
+        self.s, self.bag_ids, self.bag_labels = s, bag_ids, np.asarray(bag_labels)
+        ids = patch_ids if patch_ids is not None else np.arange(len(bag_ids))
+        _, self.first, self.inverse = np.unique(ids, return_index=True, return_inverse=True)
+        self.scores: np.ndarray | None = None
+        self.labels = torch.full((len(bag_ids),), -1, dtype=torch.long)
+
+    def refresh(self, epoch: int, epochs: int, seed: int,
+                features_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+        """New labels for ``epoch`` (0-based) of ``epochs``; the epoch's counts for ``metrics.parquet``."""
+        if epoch % self.s.refresh_every == 0 or self.scores is None:
+            feats = features_of(self.first)[self.inverse.reshape(-1)]
+            self.scores = instance_scores(feats, self.bag_ids, self.bag_labels, seed + epoch, self.s)
+        share = self_paced_share(epoch, epochs, self.s)
+        self.labels = torch.as_tensor(pseudo_labels(self.scores, self.bag_ids, self.bag_labels, share, self.s.threshold),
+                                      dtype=torch.long)
+        return {"pseudo_share": share, "pseudo_positives": int((self.labels == 1).sum()),
+                "pseudo_left_out": int((self.labels < 0).sum())}
