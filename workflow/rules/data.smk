@@ -14,6 +14,9 @@ rule dataset:
     params:
         dataset=config["dataset"],
         synthetic=config["synthetic"],
+        # where generated cells and a fetched archive go (beside dataset.json)
+        synthetic_root="results/data/synthetic",
+        downloads="results/downloads",
     script:
         "../scripts/dataset.py"
 
@@ -33,6 +36,9 @@ rule index:
     resources:
         mem_mb=4000,
         runtime=120,
+    params:
+        # the decode cache of unchanged files (path, size, mtime), beside the index
+        cache="results/index/.decode_cache.parquet",
     script:
         "../scripts/index.py"
 
