@@ -29,3 +29,30 @@ def test_snakemake_stops_before_any_job_over_another_configurations_outputs(tmp_
     assert r.stderr.strip().splitlines()[-1].startswith("error: results/ holds the outputs of another configuration")
     r = snakemake(tmp_path, "-n", "--configfile", str(REPO / "configs" / "tiny.yaml"))
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_how_cells_are_read_is_not_which_cells(tmp_path):
+    """The decoded-cell store's settings change nothing of the data: a folder stays this configuration's; a real
+    difference is named by its key."""
+    demo = load_config()
+    runstamp.claim(demo, tmp_path)
+    runstamp.check(load_config(dataset={"store": False, "store_max_gb": 1}), tmp_path)
+    with pytest.raises(SlamagsError, match=r"\(they differ in bags.seeds\)"):
+        runstamp.check(load_config(bags={"seeds": [0, 1]}), tmp_path)
+
+
+def test_a_folder_stamped_before_stamps_recorded_their_sections_stays_its_configurations(tmp_path):
+    """A results folder from an earlier release (its fingerprint over the data sections whole, before the store's
+    and the folds' keys existed) is still this configuration's after the upgrade."""
+    import hashlib
+    import json
+
+    cfg = validate(load_config(), check_paths=False)
+    old = {k: dict(cfg[k]) for k in runstamp.DATA_SECTIONS}
+    for k in ("store", "store_max_gb"):
+        old["dataset"].pop(k)
+    for k in ("folds", "fold_seed"):
+        old["cohort"].pop(k)
+    digest = hashlib.sha256(json.dumps(old, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    (tmp_path / runstamp.STAMP).write_text(json.dumps({"fingerprint": digest, "data": "earlier"}))
+    runstamp.check(cfg, tmp_path)
