@@ -40,7 +40,7 @@ from slamags.methods import METHODS, REFERENCE_METHOD, candidate, kind, ordered,
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference
 from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
-from slamags.report.runs import BAG_METRICS as BAG_LEVEL, RETRIEVAL_METRICS
+from slamags.report.runs import BAG_METRICS as BAG_LEVEL, ENDPOINTS as ALL_ENDPOINTS, RETRIEVAL_METRICS
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 
@@ -62,7 +62,8 @@ def label_head_column(method: str) -> str | None:
 
 
 # the endpoints the leaderboard compares, in rank order: the first one present ranks the table
-ENDPOINTS = (("eval_auc", "eval AUC"), ("knn_f1", "kNN F1"), ("probe_auc", "probe AUC, test cells"))
+ENDPOINTS = tuple((e.column, e.label) for e in ALL_ENDPOINTS if e.ranked)
+"""The leaderboard's endpoints, in rank order (:data:`slamags.report.runs.ENDPOINTS`)."""
 
 
 def _compare(values: pd.Series, reference: pd.Series, prefix: str, method: str, ref_name: str) -> dict[str, Any]:
@@ -187,11 +188,12 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             "Kind: oracle = trained on the TRUE cell labels (the ceiling; never called, never counted); floor = the "
             "image itself, no training." + (" pretrained = an encoder made elsewhere (a reference row; never called, "
                                             "never counted)." if "pretrained" in set(table["kind"]) else "") + "\n")
-    if "eval_auc" in table:
-        note += ("eval AUC: abnormal vs normal linear probe cross-fitted over 5 fixed folds of every labelled cell "
-                 f"in no train bag ({table['eval_positives'].min():.0f} abnormal cells scored per simulation); "
-                 "kNN F1: macro-F1 of a cosine 20-nearest-neighbour vote over every cell class of those cells; "
-                 "probe AUC, test cells: the first ranking's endpoint (5-fold probe on the test bags' cells).\n")
+    defined = [e for e in ALL_ENDPOINTS if e.ranked and e.column in table]
+    if len(defined) > 1 or "eval_auc" in table:
+        scored = (f" ({table['eval_positives'].min():.0f} abnormal cells scored per simulation)"
+                  if "eval_positives" in table else "")
+        note += "; ".join(f"{e.label}: {e.definition}" + (scored if e.column == "eval_auc" else "")
+                          for e in defined) + ".\n"
     note += (f"Label-aware head cos: last-epoch mean pairwise cosine within negative-bag cells of the head the "
              f"slide-label-aware task trains (for other methods: the head their task trains); collapsed: ≥ {COLLAPSED}. "
              "‖g₁‖/‖g₂‖: mean ratio of the two task-gradient norms (1: surgery equals the plain sum). Minutes: "

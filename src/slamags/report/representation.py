@@ -18,23 +18,13 @@ import pandas as pd
 from slamags.rates import cohort_rates, rate_columns, rate_label
 from slamags.methods import rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
+from slamags.report.runs import ENDPOINTS
 from slamags.report.tables import pipe_table
 
 
-REPRESENTATION = (("eval_auc", "eval AUC, cells outside the train bags"), ("knn_f1", "20-NN macro-F1"),
-                  ("probe_auc", "probe AUC, test cells"), ("probe_auc_heldout", "held-out AUC, last epoch"))
-# what each column measures, said under the table for the columns it has
-DEFINITIONS = {
-    "eval_auc": "abnormal vs normal linear probe, cross-fitted over 5 fixed folds of every labelled cell in no train "
-                "bag (the same folds for every method; slamags.evaluation)",
-    "knn_f1": "a cosine 20-nearest-neighbour vote over every cell class of those cells (slamags.evaluation)",
-    "probe_auc": "5-fold cross-validated logistic regression on the frozen embeddings of the test bags' cells, "
-                 "abnormal vs normal (true cell labels)",
-    "probe_auc_heldout": "the same probe on the backbone features of cells outside every train bag after the last "
-                         "pretraining epoch",
-}
-# the sharper endpoints of slamags.evaluation, where probe.json has them (embedding with the patch index)
-EVALUATION = ("eval_auc", "eval_positives", "knn_f1")
+REPRESENTATION = tuple((e.column, e.long_label) for e in ENDPOINTS)
+"""Every column of the table (:data:`slamags.report.runs.ENDPOINTS`)."""
+DEFINITIONS = {e.column: e.definition for e in ENDPOINTS}
 
 
 def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
@@ -50,7 +40,8 @@ def encoder_rows(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.Dat
     ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
     if probes.empty:
         return pd.DataFrame(columns=["wr", "seed", "method", "probe_auc"])
-    keep = ["wr", "seed", "method", "probe_auc"] + [c for c in EVALUATION if c in probes]
+    extra = [e.column for e in ENDPOINTS if e.column in probes and e.column != "probe_auc"] + ["eval_positives"]
+    keep = ["wr", "seed", "method", "probe_auc"] + [c for c in dict.fromkeys(extra) if c in probes]
     per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[keep]
     m = pretrain_metrics
     if len(m) and "probe_auc_heldout" in m and {"wr", "seed"} <= set(m.columns):

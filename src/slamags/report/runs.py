@@ -8,11 +8,13 @@ paper table.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
 
+from slamags.evaluation import FOLDS, NEIGHBOURS
 from slamags.methods import rank
 
 BAG_METRICS = [("bag_f1", "F1"), ("bag_f1_val", "F1 (val. threshold)"), ("bag_auc", "AUC"),
@@ -27,6 +29,39 @@ PAPER_METRICS = [("bag_f1", "F1"), ("topk_count", "Top-K"), ("topk_recall", "Top
 CHANCE_COLUMNS = {"topk_count": "topk_count_chance", "topk_recall": "topk_recall_chance",
                   "topw_precision": "topw_precision_chance"}
 """Each retrieval metric's chance level, recorded per run beside it (as many cells drawn uniformly from the same bags)."""
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One representation endpoint: its column (in ``probe.json``; the test-cell probe's is
+    ``probe_auc_test_cells``), its short name (the leaderboard's and the scale table's), its long name (the
+    representation table's column), what it measures (said under every table that shows it), and whether it ranks
+    methods in the leaderboard (``ranked``) and in the scale table (``scale``)."""
+
+    column: str
+    label: str
+    long_label: str
+    definition: str
+    ranked: bool = True
+    scale: bool = False
+
+
+ENDPOINTS = (
+    Endpoint("eval_auc", "eval AUC", "eval AUC, cells outside the train bags",
+             f"abnormal vs normal linear probe, cross-fitted over {FOLDS} fixed folds of every labelled cell in no "
+             "train bag (the same folds for every method; slamags.evaluation)", scale=True),
+    Endpoint("knn_f1", "kNN F1", f"{NEIGHBOURS}-NN macro-F1",
+             f"a cosine {NEIGHBOURS}-nearest-neighbour vote over every cell class of those cells (slamags.evaluation)",
+             scale=True),
+    Endpoint("probe_auc", "probe AUC, test cells", "probe AUC, test cells",
+             "5-fold cross-validated logistic regression on the frozen embeddings of the test bags' cells, abnormal "
+             "vs normal (true cell labels)"),
+    Endpoint("probe_auc_heldout", "held-out AUC", "held-out AUC, last epoch",
+             "the same probe on the backbone features of cells outside every train bag after the last pretraining "
+             "epoch", ranked=False),
+)
+"""The representation endpoints, the one table the leaderboard, the representation table and the scale table read
+(in this order: the first a run has ranks the leaderboard). A new endpoint is one entry here."""
+
 
 # where a finished run folder keeps each stage's records (the rules' outputs, one per encoder), for the
 # commands that read a kept run: ``collect`` and ``scale-collect``

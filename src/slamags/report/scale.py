@@ -25,13 +25,15 @@ from slamags import SlamagsError
 from slamags.methods import REFERENCE_METHOD, ordered
 from slamags.report.leaderboard import leaderboard
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM
-from slamags.report.runs import RUN_RECORDS, run_records
+from slamags.report.runs import ENDPOINTS, RUN_RECORDS, run_records
 
 POINT = ["image_size", "steps"]
 """The columns that name a scale point."""
 LAST_EPOCH = ["probe_auc_heldout", "effective_rank", "neg_mean_cos", "pos_mean_cos"]
 """Pretraining metrics kept from each encoder's last epoch: the learning curve's end and the collapse monitor."""
-ENDPOINT_COLUMNS = ["eval_auc", "knn_f1", "probe_auc_test_cells", "eval_positives"]
+# the probe.json columns of the endpoints (the test-cell probe's is probe_auc_test_cells there) and the cells scored
+ENDPOINT_COLUMNS = [("probe_auc_test_cells" if e.column == "probe_auc" else e.column) for e in ENDPOINTS
+                    if e.column != "probe_auc_heldout"] + ["eval_positives"]
 
 
 def read_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -87,9 +89,11 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
     points = [(int(a), int(b)) for a, b in points]
     head = ["method"] + [f"{s} px, {n:,} steps" for s, n in points]
     lines = []
-    for title, what in (("eval AUC (mean [95 % t-interval] over simulations)", "level"),
-                        (f"eval AUC, paired difference to {reference} [95 % t-interval]", "diff"),
-                        (f"kNN F1, paired difference to {reference} [95 % t-interval]", "knn")):
+    shown = [e for e in ENDPOINTS if e.scale and f"{e.column}_diff" in table]
+    first = shown[0]
+    sections = [(f"{first.label} (mean [95 % t-interval] over simulations)", "level", first.column)]
+    sections += [(f"{e.label}, paired difference to {reference} [95 % t-interval]", "diff", e.column) for e in shown]
+    for title, what, col in sections:
         lines += [f"**{title}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method in ordered(table["method"].unique()):
             if what != "level" and method == reference:
@@ -102,15 +106,13 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
                     continue
                 r = r.iloc[0]
                 if what == "level":
-                    cells.append(_cell(r["eval_auc"], r["eval_auc_low"], r["eval_auc_high"]) + f" (n={int(r['n_simulations'])})")
+                    cells.append(_cell(r[col], r[f"{col}_low"], r[f"{col}_high"]) + f" (n={int(r['n_simulations'])})")
                 else:
-                    col = "eval_auc" if what == "diff" else "knn_f1"
                     txt = _cell(r[f"{col}_diff"], r[f"{col}_diff_low"], r[f"{col}_diff_high"], signed=True)
                     cells.append(f"**{txt}**" if bool(r[f"{col}_diff_called"]) else txt)
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    lines.append("eval AUC: linear probe cross-fitted over every labelled cell outside the train bags "
-                 "(slamags.evaluation); kNN F1: cosine 20-NN macro-F1 over the 7 classes. Paired by simulation (the same "
+    lines.append("; ".join(f"{e.label}: {e.definition}" for e in shown) + ". Paired by simulation (the same "
                  f"bags); bold: the 95 % t-interval over simulations excludes 0 on at least {MIN_BAG_SEEDS_FOR_CLAIM} "
                  "simulations; the oracle "
                  "(trained on true cell classes) is never called.")
