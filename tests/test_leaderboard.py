@@ -134,3 +134,27 @@ def test_norm_ratio_is_the_mean_over_epochs_and_collapse_starts_at_the_threshold
     assert t.loc["slam_ags", "norm_ratio"] == pytest.approx(0.4)
     assert t.loc["slam_ags", "label_head_cos"] == pytest.approx(0.92) and t.loc["slam_ags", "collapsed"]
     assert COLLAPSED == 0.9
+
+
+def test_a_new_endpoint_is_one_entry_and_every_table_shows_it(monkeypatch):
+    """Add an endpoint to slamags.report.runs.ENDPOINTS alone: the leaderboard, the representation table and the
+    scale table show it, with its definition."""
+    from slamags.report import runs
+    from slamags.report.representation import representation_markdown, representation_table
+    from slamags.report.scale import scale_markdown, scale_table
+
+    new = runs.Endpoint("cell_class_auc", "class AUC", "class AUC, every class", "a made-up endpoint of this test",
+                        scale=True)
+    monkeypatch.setattr(runs, "ENDPOINTS", (*runs.ENDPOINTS, new))
+    probes, metrics = run_outputs()
+    probes["eval_auc"] = probes["probe_auc_test_cells"] + 0.01
+    probes["knn_f1"] = 0.4 + 0.1 * probes["probe_auc_test_cells"]
+    probes["eval_positives"] = 100
+    probes["cell_class_auc"] = 1 - probes["probe_auc_test_cells"] / 2
+    md = leaderboard_markdown(leaderboard(probes, metrics))
+    assert "class AUC [95 % t]" in md and "class AUC: a made-up endpoint of this test" in md
+    rep = representation_markdown(representation_table(probes, metrics))
+    assert "class AUC, every class [95 % t-interval]" in rep and "a made-up endpoint of this test" in rep
+    rows = probes.assign(image_size=32, steps=525)
+    scale = scale_markdown(scale_table(rows, metrics.assign(image_size=32, steps=525)))
+    assert "**class AUC, paired difference to simclr" in scale and "class AUC: a made-up endpoint" in scale

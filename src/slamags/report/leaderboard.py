@@ -40,7 +40,8 @@ from slamags.methods import METHODS, REFERENCE_METHOD, candidate, kind, ordered,
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare, expected_false_calls, resolvable_difference
 from slamags.report.representation import encoder_rows
 from slamags.report.tables import pipe_table
-from slamags.report.runs import BAG_METRICS as BAG_LEVEL, ENDPOINTS as ALL_ENDPOINTS, RETRIEVAL_METRICS
+from slamags.report import runs as runs_module
+from slamags.report.runs import BAG_METRICS as BAG_LEVEL, RETRIEVAL_METRICS
 
 REFERENCE = REFERENCE_METHOD   # SimCLR, flagged in the method table
 
@@ -62,8 +63,10 @@ def label_head_column(method: str) -> str | None:
 
 
 # the endpoints the leaderboard compares, in rank order: the first one present ranks the table
-ENDPOINTS = tuple((e.column, e.label) for e in ALL_ENDPOINTS if e.ranked)
-"""The leaderboard's endpoints, in rank order (:data:`slamags.report.runs.ENDPOINTS`)."""
+def ranked_endpoints() -> list[tuple[str, str]]:
+    """The leaderboard's endpoints ``(column, name)``, in rank order: :data:`slamags.report.runs.ENDPOINTS`'s
+    ranked ones, read when called (a new endpoint is one entry there)."""
+    return [(e.column, e.label) for e in runs_module.ENDPOINTS if e.ranked]
 
 
 def _compare(values: pd.Series, reference: pd.Series, prefix: str, method: str, ref_name: str) -> dict[str, Any]:
@@ -79,7 +82,7 @@ def _compare(values: pd.Series, reference: pd.Series, prefix: str, method: str, 
 def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference: str = REFERENCE,
                 bag_runs: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per method (see the module docstring), ranked by the mean of the first endpoint of
-    :data:`ENDPOINTS` the probes have (``eval_auc``, else the test-cell probe AUC). Only simulations in which
+    :func:`ranked_endpoints` the probes have (``eval_auc``, else the test-cell probe AUC). Only simulations in which
     every method has its encoder count, so that every mean rests on the same simulations. For every endpoint:
     the mean, its t-interval and the paired difference to ``reference`` (``<endpoint>_diff``, ``_low``,
     ``_high``, ``_called``, ``_sd``, ``_wins``, ``_n``); the oracle's is never called. With ``bag_runs``
@@ -93,7 +96,7 @@ def leaderboard(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame, reference:
     pretrain_metrics = pretrain_metrics[pretrain_metrics["seed"].isin(keep)]
     last = pretrain_metrics.sort_values("epoch", kind="stable").groupby(["seed", "method"]).tail(1)
     ref = per_sim[per_sim["method"] == reference].set_index("seed")
-    endpoints = [c for c, _ in ENDPOINTS if c in per_sim and per_sim[c].notna().any()]
+    endpoints = [c for c, _ in ranked_endpoints() if c in per_sim and per_sim[c].notna().any()]
     rows: list[dict[str, Any]] = []
     for method, df in per_sim.groupby("method"):
         mine_sims = df.set_index("seed")
@@ -152,7 +155,7 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
     if table.empty:
         return "No probe results.\n"
     recs = table.to_dict("records")
-    endpoints = [(c, name) for c, name in ENDPOINTS if c in table]
+    endpoints = [(c, name) for c, name in ranked_endpoints() if c in table]
     shown = pd.DataFrame({"rank": table["rank"], "method": table["method"], "kind": table["kind"],
                           "n (sims)": table["n_simulations"]})
     for col, name in endpoints:
@@ -188,7 +191,7 @@ def leaderboard_markdown(table: pd.DataFrame, reference: str = REFERENCE) -> str
             "Kind: oracle = trained on the TRUE cell labels (the ceiling; never called, never counted); floor = the "
             "image itself, no training." + (" pretrained = an encoder made elsewhere (a reference row; never called, "
                                             "never counted)." if "pretrained" in set(table["kind"]) else "") + "\n")
-    defined = [e for e in ALL_ENDPOINTS if e.ranked and e.column in table]
+    defined = [e for e in runs_module.ENDPOINTS if e.ranked and e.column in table]
     if len(defined) > 1 or "eval_auc" in table:
         scored = (f" ({table['eval_positives'].min():.0f} abnormal cells scored per simulation)"
                   if "eval_positives" in table else "")
@@ -213,7 +216,7 @@ def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFE
     simulations calls at 80 % power (:func:`slamags.report.paired.resolvable_difference`)."""
     rows = []
     ranked = table[(table["method"] != reference) & table["method"].map(counted) & (table["kind"] != "floor")]
-    for col, name in ENDPOINTS:
+    for col, name in ranked_endpoints():
         if f"{col}_diff_sd" not in table:
             continue
         good = ranked.head(top)[f"{col}_diff_sd"].dropna()

@@ -18,13 +18,17 @@ import pandas as pd
 from slamags.rates import cohort_rates, rate_columns, rate_label
 from slamags.methods import rank
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM, compare
-from slamags.report.runs import ENDPOINTS
+from slamags.report import runs as runs_module
 from slamags.report.tables import pipe_table
 
 
-REPRESENTATION = tuple((e.column, e.long_label) for e in ENDPOINTS)
-"""Every column of the table (:data:`slamags.report.runs.ENDPOINTS`)."""
-DEFINITIONS = {e.column: e.definition for e in ENDPOINTS}
+def columns() -> list[tuple[str, str]]:
+    """Every column of the table ``(column, name)``: :data:`slamags.report.runs.ENDPOINTS`, read when called."""
+    return [(e.column, e.long_label) for e in runs_module.ENDPOINTS]
+
+
+def definitions() -> dict[str, str]:
+    return {e.column: e.definition for e in runs_module.ENDPOINTS}
 
 
 def representation(probe_files: Iterable[str], pretrain_metric_files: Iterable[str] = ()) -> pd.DataFrame:
@@ -40,7 +44,7 @@ def encoder_rows(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -> pd.Dat
     ``probes``: the rows of every ``probe.json``; ``pretrain_metrics``: the rows of every ``metrics.parquet``."""
     if probes.empty:
         return pd.DataFrame(columns=["wr", "seed", "method", "probe_auc"])
-    extra = [e.column for e in ENDPOINTS if e.column in probes and e.column != "probe_auc"] + ["eval_positives"]
+    extra = [c for c, _ in columns() if c in probes and c != "probe_auc"] + ["eval_positives"]
     keep = ["wr", "seed", "method", "probe_auc"] + [c for c in dict.fromkeys(extra) if c in probes]
     per_sim = probes.rename(columns={"probe_auc_test_cells": "probe_auc"})[keep]
     m = pretrain_metrics
@@ -61,7 +65,7 @@ def representation_table(probes: pd.DataFrame, pretrain_metrics: pd.DataFrame) -
     rows = []
     for (wr, method), df in per_sim.groupby(["wr", "method"]):
         row: dict[str, Any] = {"wr": float(wr), "method": method, "n_bag_seeds": int(df["seed"].nunique())}
-        for col, _ in REPRESENTATION:
+        for col, _ in columns():
             if col not in df:
                 continue
             ours = per_sim[(per_sim["wr"] == wr) & (per_sim["method"] == PAPER_METHOD)].set_index("seed")[col]
@@ -91,7 +95,7 @@ def representation_markdown(table: pd.DataFrame) -> str:
     if cohort_rates(table["wr"]):
         return ("No representation endpoint: a cohort's cells carry no labels, so no probe can score an encoder's "
                 "cells; the slide level (paper_table.md) and the retrieval galleries are its results.\n")
-    cols = [(c, name) for c, name in REPRESENTATION if f"{c}_mean" in table]
+    cols = [(c, name) for c, name in columns() if f"{c}_mean" in table]
     rate, n_seeds = rate_columns(table["wr"])
     head = [rate, "method", n_seeds]
     for _, name in cols:
@@ -110,7 +114,7 @@ def representation_markdown(table: pd.DataFrame) -> str:
             txt = f"{d:+.3f}" + ("" if math.isnan(dlo) else f" [{dlo:+.3f}, {dhi:+.3f}]")
             cells.append(f"**{txt}**" if r[f"{c}_diff_called"] else txt)
         rows.append(cells)
-    defined = "; ".join(f"{name} = {DEFINITIONS[c]}" for c, name in cols)
+    defined = "; ".join(f"{name} = {definitions()[c]}" for c, name in cols)
     note = (f"\nThe representation endpoint, per bag simulation (its own encoders): {defined}. Diagnostics, never "
             "used for training or selection. Mean over bag seeds with a Student-t 95 % interval; the difference is "
             "paired by bag seed, with a Student-t 95 % interval over the simulations' differences; bold: it "

@@ -25,15 +25,18 @@ from slamags import SlamagsError
 from slamags.methods import REFERENCE_METHOD, ordered
 from slamags.report.leaderboard import leaderboard
 from slamags.report.paired import MIN_BAG_SEEDS_FOR_CLAIM
-from slamags.report.runs import ENDPOINTS, RUN_RECORDS, run_records
+from slamags.report import runs as runs_module
+from slamags.report.runs import RUN_RECORDS, run_records
 
 POINT = ["image_size", "steps"]
 """The columns that name a scale point."""
 LAST_EPOCH = ["probe_auc_heldout", "effective_rank", "neg_mean_cos", "pos_mean_cos"]
 """Pretraining metrics kept from each encoder's last epoch: the learning curve's end and the collapse monitor."""
-# the probe.json columns of the endpoints (the test-cell probe's is probe_auc_test_cells there) and the cells scored
-ENDPOINT_COLUMNS = [("probe_auc_test_cells" if e.column == "probe_auc" else e.column) for e in ENDPOINTS
-                    if e.column != "probe_auc_heldout"] + ["eval_positives"]
+def endpoint_columns() -> list[str]:
+    """The probe.json columns of the endpoints (the test-cell probe's is probe_auc_test_cells there) and the cells
+    scored."""
+    return [("probe_auc_test_cells" if e.column == "probe_auc" else e.column) for e in runs_module.ENDPOINTS
+            if e.column != "probe_auc_heldout"] + ["eval_positives"]
 
 
 def read_point(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -56,7 +59,7 @@ def point_rows(probes: pd.DataFrame, metrics: pd.DataFrame, image_size: int, ste
     metrics = metrics[metrics["method"].isin(methods) & metrics["seed"].isin(seeds)]
     last = (metrics.sort_values("epoch", kind="stable").groupby(["method", "seed"]).tail(1)
             [["method", "seed"] + [c for c in LAST_EPOCH if c in metrics]])
-    rows = probes[["method", "seed"] + [c for c in ENDPOINT_COLUMNS if c in probes]].merge(
+    rows = probes[["method", "seed"] + [c for c in endpoint_columns() if c in probes]].merge(
         last, on=["method", "seed"], how="left")
     tag = {"image_size": image_size, "steps": steps}
     return rows.assign(**tag), metrics.assign(**tag)
@@ -89,7 +92,7 @@ def scale_markdown(table: pd.DataFrame, reference: str = REFERENCE_METHOD) -> st
     points = [(int(a), int(b)) for a, b in points]
     head = ["method"] + [f"{s} px, {n:,} steps" for s, n in points]
     lines = []
-    shown = [e for e in ENDPOINTS if e.scale and f"{e.column}_diff" in table]
+    shown = [e for e in runs_module.ENDPOINTS if e.scale and f"{e.column}_diff" in table]
     first = shown[0]
     sections = [(f"{first.label} (mean [95 % t-interval] over simulations)", "level", first.column)]
     sections += [(f"{e.label}, paired difference to {reference} [95 % t-interval]", "diff", e.column) for e in shown]
