@@ -228,11 +228,12 @@ def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFE
                      f"{resolvable_difference(float(good.median()), n):.3f}"])
     if not rows:
         return ""
-    head = ["endpoint", "n (sims)", f"paired sd, top {top} methods: median (range)", "paired sd, all methods: median",
-            "difference called at 80 % power (top methods' median sd)"]
+    head = ["endpoint", "n (sims)", f"paired sd, {top} best-ranked rows: median (range)",
+            "paired sd, all rows: median", f"difference called at 80 % power ({top} best-ranked rows' median sd)"]
     return ("\n" + pipe_table(head, rows) + "\n\nPaired sd: standard deviation over simulations of a method's "
-            f"difference to {reference}; the resolvable difference is (t₀.₉₇₅ + t₀.₈) · sd / √n with n − 1 degrees "
-            "of freedom.\n")
+            f"difference to {reference}; rows: every method but {reference}, the oracle and the floor, in rank order "
+            f"(random features among them where they rank so); the resolvable difference is (t₀.₉₇₅ + t₀.₈) · sd / √n "
+            "with n − 1 degrees of freedom.\n")
 
 
 BAG_METRICS = tuple((c, f"bag {n}") for c, n in BAG_LEVEL) + tuple(
