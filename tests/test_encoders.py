@@ -64,18 +64,20 @@ def test_its_own_normalisation_is_applied(tmp_path):
     torch.testing.assert_close(got, want.detach(), atol=2e-4, rtol=1e-4)
 
 
-def test_a_timm_vit_with_weights_made_here_embeds_real_cells_at_224(tmp_path):
+def test_a_timm_vit_with_weights_made_here_embeds_real_cells(tmp_path):
+    """DinoBloom-S's architecture and checkpoint layout (a teacher's state_dict under a prefix), at 56 px here
+    (4 x 4 patches of 14: the same network as at 224 px, a sixteenth of the cost)."""
     timm = pytest.importorskip("timm")
-    net = timm.create_model("vit_small_patch14_dinov2", pretrained=False, num_classes=0, img_size=224)
+    net = timm.create_model("vit_small_patch14_dinov2", pretrained=False, num_classes=0, img_size=56)
     path = tmp_path / "vits14.pth"
     torch.save({"teacher": {f"backbone.{k}": v for k, v in net.state_dict().items()}}, path)   # DINO's layout
     model, meta = imported(tmp_path, "dinobloom_s", {"arch": "timm:vit_small_patch14_dinov2", "weights": str(path),
-                                                     "key": "teacher", "prefix": "backbone.", "input_size": 224})
+                                                     "key": "teacher", "prefix": "backbone.", "input_size": 56})
     images = load_images(REAL, real_cells(2), int(meta["image_size"]))
     emb = embed_images(model, images, int(meta["crop"]), batch_size=2)
     assert emb.shape == (2, 384) and np.isfinite(emb).all() and meta["dim"] == 384
     with torch.no_grad():
-        x = centre_view(images, 224)
+        x = centre_view(images, 56)
         want = net.eval()((x * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1)
                            - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
                           / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))

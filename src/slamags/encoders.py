@@ -101,7 +101,7 @@ def _timm_model(name: str, arch: str, spec: Mapping[str, Any]) -> nn.Module:
         raise SlamagsError(f"config key encoders.{name}.arch: {arch} needs timm, not installed; install it with "
                            "pip install -e '.[timm]'") from e
     model_name = arch.split(":", 1)[1]
-    if model_name not in timm.list_models():
+    if not timm.is_model(model_name):
         close = difflib.get_close_matches(model_name, timm.list_models(), n=4, cutoff=0.5)
         raise SlamagsError(f"config key encoders.{name}.arch: timm knows no model {model_name!r}; closest: "
                            f"{', '.join(close) or 'none'}")
