@@ -179,7 +179,8 @@ def test_help_describes_every_subcommand():
     for name, (line, _, _) in COMMANDS.items():
         assert name in r.stdout and line.split()[0] in r.stdout, name
     assert list(COMMANDS) == ["synth", "dataset", "index", "check-config", "sync-docs", "scale-collect",
-                              "bags", "pretrain", "embed", "mil", "retrieval", "aggregate", "figures"]
+                              "bags", "pretrain", "embed", "mil", "retrieval", "aggregate", "collect", "endpoints",
+                              "leaderboard", "surgery", "mechanism", "export", "export-encoder", "figures"]
 
 
 def test_profile_short_name_after_the_readme_install(tmp_path):
