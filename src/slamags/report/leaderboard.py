@@ -232,7 +232,7 @@ def resolution_markdown(table: pd.DataFrame, top: int = 6, reference: str = REFE
             "paired sd, all rows: median", f"difference called at 80 % power ({top} best-ranked rows' median sd)"]
     return ("\n" + pipe_table(head, rows) + "\n\nPaired sd: standard deviation over simulations of a method's "
             f"difference to {reference}; rows: every method but {reference}, the oracle and the floor, in rank order "
-            f"(random features among them where they rank so); the resolvable difference is (t₀.₉₇₅ + t₀.₈) · sd / √n "
+            f"(the untrained encoder among them where it ranks so); the resolvable difference is (t₀.₉₇₅ + t₀.₈) · sd / √n "
             "with n − 1 degrees of freedom.\n")
 
 
