@@ -8,6 +8,47 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+# the fault-injection suite (tests/faults): every test records the faults it injected and whether the workflow
+# survived them; with pytest-xdist each worker counts its own and the controller adds them up
+TALLY = {"faults injected": 0, "faults survived": 0, "bad inputs tried": 0}
+
+
+class Faults:
+    def injected(self, n: int = 1) -> None:
+        TALLY["faults injected"] += n
+
+    def survived(self, n: int = 1) -> None:
+        TALLY["faults survived"] += n
+
+    def bad_inputs(self, n: int = 1) -> None:
+        TALLY["bad inputs tried"] += n
+
+
+@pytest.fixture
+def faults() -> Faults:
+    return Faults()
+
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workeroutput"):            # an xdist worker: hand the tally to the controller
+        session.config.workeroutput["fault_tally"] = dict(TALLY)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    for key, n in getattr(node, "workeroutput", {}).get("fault_tally", {}).items():
+        TALLY[key] += n
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TALLY["faults injected"] or TALLY["bad inputs tried"]:
+        terminalreporter.write_sep("-", "fault injection")
+        tried = TALLY["faults injected"] + TALLY["bad inputs tried"]
+        terminalreporter.write_line(
+            f"faults injected: {TALLY['faults injected']}, bad inputs tried: {TALLY['bad inputs tried']}, "
+            f"survived as specified: {TALLY['faults survived']} of {tried}")
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory) -> Path:
     """A generated TCIA-layout tree: 260 LYT, 60 BLA, 10 NGS, 10 EBO at 32 px."""
