@@ -12,6 +12,7 @@ from slamags import SlamagsError
 from slamags import config as cfgmod
 from slamags.cohort import cohort_bags, read_cohort, split_patients
 from slamags.index import build_index
+from slamags.rates import COHORT_RATE, wr_tag
 
 N_SLIDES = 12
 
@@ -114,7 +115,7 @@ def test_a_cohort_runs_the_whole_dag_and_every_test_slide_gets_its_retrieval(coh
     r = snakemake(tmp_path, "--cores", "2", "--configfile", str(cfg_path))
     assert r.returncode == 0, r.stderr[-3000:]
     res = tmp_path / "results"
-    bags = pd.read_parquet(res / "bags/wr0/seed0/bags.parquet")
+    bags = pd.read_parquet(res / f"bags/wr{wr_tag(COHORT_RATE)}/seed0/bags.parquet")
     assert set(bags["bag_id"]) == set(rows["slide_id"]) and (bags["instance_label"] == -1).all()
     assert bags.groupby("bag_id")["bag_label"].first().to_dict() == rows.set_index("slide_id")["label"].to_dict()
     test_slides = sorted(bags.loc[bags["split"] == "test", "bag_id"].unique())

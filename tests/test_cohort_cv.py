@@ -21,10 +21,10 @@ from slamags.report.paired import bootstrap_interval
 REAL = Path(__file__).parent / "data" / "matek-mini"
 
 
-def real_cohort(folder: Path, n_neg: int = 20, n_pos: int = 10, seed: int = 0, shuffle: bool = False) -> Path:
+def real_cohort(folder: Path, n_neg: int = 20, n_pos: int = 10, seed: int = 0) -> Path:
     """Patients of 50-100 real cells, one slide each: normal cells (LYT, NGS, MON, EOS) and, in positive patients,
-    a patient-specific share of BLA (0.5-10 %, at least one cell); labels 1 : 2. ``shuffle``: labels drawn at
-    random, unrelated to the cells. Cells are drawn with replacement across patients (200 cells in all)."""
+    a patient-specific share of BLA (0.5-10 %, at least one cell); labels 1 : 2. Cells are drawn with replacement
+    across patients (200 cells in all)."""
     rng = np.random.default_rng(seed)
     normal = [p for c in ("LYT", "NGS", "MON", "EOS") for p in sorted((REAL / c).glob("*.jpg"))]
     blasts = sorted((REAL / "BLA").glob("*.jpg"))
@@ -41,8 +41,6 @@ def real_cohort(folder: Path, n_neg: int = 20, n_pos: int = 10, seed: int = 0, s
             shutil.copy(f, slide / f"cell{c:03d}.jpg")
         rows.append({"slide_id": slide.name, "label": label, "patient_id": f"P{i:03d}"})
     table = pd.DataFrame(rows)
-    if shuffle:
-        table["label"] = rng.permutation(table["label"].to_numpy())
     table.to_csv(folder / "cohort.csv", index=False)
     return folder / "cohort.csv"
 
@@ -139,10 +137,10 @@ def cohort_run(folder: Path, table: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_five_fold_cross_validation_scores_every_patient_once_and_a_null_cohort_covers_chance(tmp_path):
-    """cohort.folds 5 end to end on cohorts built from real cells: every patient gets exactly one out-of-fold
-    probability per encoder and aggregator, MIL seeds pooled; with labels unrelated to the cells, the pooled AUC's
-    interval covers 0.5."""
+def test_five_fold_cross_validation_scores_every_patient_once(tmp_path):
+    """cohort.folds 5 end to end on a cohort built from real cells: every patient gets exactly one out-of-fold
+    probability per encoder and aggregator, MIL seeds pooled, an interval around the pooled AUC. (The interval's
+    coverage on a null cohort: test_the_patient_bootstrap_covers_a_null_auc_at_its_nominal_rate.)"""
     res = cohort_run(tmp_path / "real", real_cohort(tmp_path / "real"))
     patients = pd.read_csv(res / "tables/cohort_patients.csv")
     table = pd.read_csv(tmp_path / "real/cohort.csv")
@@ -156,7 +154,3 @@ def test_five_fold_cross_validation_scores_every_patient_once_and_a_null_cohort_
     md = (res / "tables/cohort.md").read_text()
     assert "Stratified patient-level 5-fold cross-validation" in md and (res / "figures/roc.png").stat().st_size
     assert "Stratified patient-level 5-fold cross-validation" in (res / "report/landing.html").read_text()
-
-    null = cohort_run(tmp_path / "null", real_cohort(tmp_path / "null", seed=1, shuffle=True))
-    row = pd.read_csv(null / "tables/cohort.csv").iloc[0]
-    assert row["auc_low"] <= 0.5 <= row["auc_high"], row[["auc", "auc_low", "auc_high"]]

@@ -27,13 +27,21 @@ def settings(method, **kw):
     return TrainSettings(**base)
 
 
+_TRAINED: dict = {}
+
+
 def _train(method, train_set, **kw):
-    torch.set_num_threads(2)
-    images, labels = train_set
-    tr = Trainer(settings(method, **kw), images, labels, torch.device("cpu"))
-    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
-    tr.run()
-    return tr, before
+    """A trainer run to the end on ``train_set`` and its parameters before training; run once per method and
+    settings in this module, so that tests reading the same run share it."""
+    key = (method, tuple(sorted(kw.items())))
+    if key not in _TRAINED:
+        torch.set_num_threads(2)
+        images, labels = train_set
+        tr = Trainer(settings(method, **kw), images, labels, torch.device("cpu"))
+        before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+        tr.run()
+        _TRAINED[key] = tr, before
+    return _TRAINED[key]
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if METHODS[m].trains and not METHODS[m].needs
@@ -69,8 +77,8 @@ def test_the_two_tasks_conflict_and_surgery_changes_the_step(train_set):
 
     At this scale (8 epochs, lr 0.02) the similarity task dominates both runs and NT-Xent does not improve
     in either; the collapse monitor records it (see ``test_similarity_alone_drives_...``)."""
-    plain, _ = _train("slam", train_set)
-    ags, _ = _train("slam_ags", train_set)
+    plain, _ = _train("slam", train_set, weight_decay=0.0)          # the runs of the test above
+    ags, _ = _train("slam_ags", train_set, weight_decay=0.0)
     p, a = pd.DataFrame(plain.rows), pd.DataFrame(ags.rows)
     assert p["loss_similarity"].iloc[0] == pytest.approx(a["loss_similarity"].iloc[0], rel=0.05)
     assert p["conflict_fraction"].mean() > 0.5 and a["conflict_fraction"].mean() > 0.5
@@ -158,7 +166,8 @@ def _cli_pretrain(cfg_path, bags, dataset, out, ckpt, method="slam_ags"):
             "--metrics", str(out / "metrics.parquet"), "--ckpt-dir", str(ckpt), "--wr", "0.2", "--seed", "0"]
 
 
-@pytest.mark.parametrize("method", ["slam_ags", "slam_pcgrad", "byol"])
+# surgery's own generator across a resume: test_a_resumed_three_task_surgery_draws_the_same_task_orders
+@pytest.mark.parametrize("method", ["slam_ags", "byol"])
 def test_sigkilled_training_resumes_to_bit_equal_weights(method, tiny_dataset, tmp_path):
     """Kill a real training process mid-epoch; the rerun resumes and ends equal to an uninterrupted run.
 

@@ -62,17 +62,17 @@ def test_profile_runs_every_rule_on_slurm_with_gpu_requests(tmp_path):
 
 
 def test_a_failing_job_is_reported_as_failed(tmp_path):
-    enc = "results/pretrain/wr0.2/seed0/slam_ags/encoder.pt"
+    enc = "results/pretrain/wr0.2/seed0/random/encoder.pt"   # no training: the fault is the point
     r = snakemake(tmp_path, enc, "--configfile", *CONFIGS, *CLUSTER_ARGS, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     path = tmp_path / enc
     path.write_bytes(path.read_bytes()[:5000])   # a truncated checkpoint: embedding must fail
-    target = "results/embed/wr0.2/seed0/slam_ags/embeddings.parquet"
+    target = "results/embed/wr0.2/seed0/random/embeddings.parquet"
     r = snakemake(tmp_path, target, "--configfile", *CONFIGS, *CLUSTER_ARGS, "--retries", "0", timeout=600)
     assert r.returncode != 0
     assert "Error in rule embed" in r.stderr
     assert not (tmp_path / target).exists()
-    log = (tmp_path / "results/logs/embed/wr0.2_seed0_slam_ags.log").read_text()
+    log = (tmp_path / "results/logs/embed/wr0.2_seed0_random.log").read_text()
     assert f"encoder checkpoint {enc} is corrupt or truncated" in log
     assert f"rebuild it: run your snakemake command with --force {enc}" in log
     failed = jobs_of(tmp_path)
