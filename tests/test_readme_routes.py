@@ -72,7 +72,7 @@ def test_your_own_cohort_after_the_quick_start(tmp_path):
     table = real_cohort(tmp_path / "cohort", n_neg=6, n_pos=3)
     overlay = {"dataset": {"kind": "folder", "root": str(tmp_path / "cohort/slides"), "image_size": None,
                            "resize": 32},
-               "bags": {"source": "cohort"}, "cohort": {"table": str(table), "folds": 2}, **SMALL}
+               "bags": {"source": "cohort"}, "cohort": {"table": str(table), "folds": 3}, **SMALL}
     (clone / "mycohort.yaml").write_text(yaml.safe_dump(overlay))
     for command in readme_commands("mycohort.yaml"):
         run(clone, command)
