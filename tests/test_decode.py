@@ -95,7 +95,7 @@ def test_a_damaged_or_stale_store_is_one_line_naming_the_rebuild(tiny_dataset, t
 
 @pytest.mark.slow
 def test_a_run_decodes_each_cell_once_and_trains_what_decoding_trains(tmp_path):
-    """Three methods through the workflow: the store job decodes every usable cell once, every pretraining and
+    """Two methods through the workflow (slam_ags reads both kinds of view): the store job decodes every usable cell once, every pretraining and
     embedding job reads the store (decodes nothing), and encoders, embeddings and tables equal a run without the
     store (dataset.store: false), tensor for tensor."""
     import yaml
@@ -109,7 +109,7 @@ def test_a_run_decodes_each_cell_once_and_trains_what_decoding_trains(tmp_path):
         d = tmp_path / f"store-{store}"
         over = tmp_path / f"over-{store}.yaml"
         over.write_text(yaml.safe_dump({"dataset": {"store": store},
-                                        "pretrain": {"methods": ["random", "simclr", "slam_ags"]}}))
+                                        "pretrain": {"methods": ["random", "slam_ags"]}}))
         r = snakemake(d, "--cores", "2", "--configfile", *SMALL_CONFIGS, str(over))
         assert r.returncode == 0, r.stderr[-3000:]
         runs[store] = d / "results"
@@ -119,7 +119,7 @@ def test_a_run_decodes_each_cell_once_and_trains_what_decoding_trains(tmp_path):
     n_ok = int((pd.read_parquet(on / "index/patches.parquet")["status"] == "ok").sum())
     assert f"store: {n_ok} cells decoded once at 32 px" in (on / "logs/store/side32.log").read_text()
     assert not (off / "decoded").exists()
-    for m in ("random", "simclr", "slam_ags"):
+    for m in ("random", "slam_ags"):
         assert "read from the decoded-cell store" in (on / f"logs/pretrain/wr0.2_seed0_{m}.log").read_text()
         assert "read from the store" in (on / f"logs/embed/wr0.2_seed0_{m}.log").read_text()
         a, b = (load_encoder(r / f"pretrain/wr0.2/seed0/{m}/encoder.pt")[0].state_dict() for r in (on, off))

@@ -51,9 +51,10 @@ def _train(method, train_set, **kw):
 def test_every_method_trains_and_each_task_loss_goes_down(method, train_set):
     """Every task loss goes down, except NT-Xent of the two-task methods, see below. Trained without weight
     decay, so a parameter moves only by the loss's gradient (batch-norm buffers are not parameters)."""
-    tr, before = _train(method, train_set, weight_decay=0.0)
+    epochs = 8 if METHODS[method].tasks[0].loss == "similarity_vfloor" else 4  # the floor's loss turns down later
+    tr, before = _train(method, train_set, epochs=epochs, weight_decay=0.0)
     rows = pd.DataFrame(tr.rows)
-    assert len(rows) == 8 and (rows["images_per_s"] > 0).all()
+    assert len(rows) == epochs and (rows["images_per_s"] > 0).all()
     for task in METHODS[method].task_names:
         col = rows[f"loss_{task}"]
         assert np.isfinite(col).all()
@@ -75,10 +76,10 @@ def test_the_two_tasks_conflict_and_surgery_changes_the_step(train_set):
     same start and batches, the plain sum (slam) and surgery (slam_ags) then take different steps: the
     projected sum is longer than the plain sum (the conflicting components are gone), and AGS rescales it.
 
-    At this scale (8 epochs, lr 0.02) the similarity task dominates both runs and NT-Xent does not improve
+    At this scale (4 epochs, lr 0.02) the similarity task dominates both runs and NT-Xent does not improve
     in either; the collapse monitor records it (see ``test_similarity_alone_drives_...``)."""
-    plain, _ = _train("slam", train_set, weight_decay=0.0)          # the runs of the test above
-    ags, _ = _train("slam_ags", train_set, weight_decay=0.0)
+    plain, _ = _train("slam", train_set, epochs=4, weight_decay=0.0)          # the runs of the test above
+    ags, _ = _train("slam_ags", train_set, epochs=4, weight_decay=0.0)
     p, a = pd.DataFrame(plain.rows), pd.DataFrame(ags.rows)
     assert p["loss_similarity"].iloc[0] == pytest.approx(a["loss_similarity"].iloc[0], rel=0.05)
     assert p["conflict_fraction"].mean() > 0.5 and a["conflict_fraction"].mean() > 0.5
