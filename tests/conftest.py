@@ -92,7 +92,16 @@ SLOW_TESTS = {
 }
 
 
+# the costliest test files first (their wall times under 2 workers, BENCHMARKS.md "The test suite"), so that
+# pytest-xdist's workers, dealt one file at a time, end together instead of one idling through the last file
+LONGEST_FIRST = ["test_pretrain.py", "test_slurm.py", "test_killed_study.py", "test_kill.py", "test_slurm_cancel.py",
+                 "test_cohort.py", "test_workflow.py", "test_cohort_cv.py", "test_wiring.py", "test_decode.py",
+                 "test_encoders.py", "test_families.py", "test_readme_routes.py", "test_cli.py", "test_recovery.py"]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.name in SLOW_MODULES or item.originalname in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))          # stable: a file's tests stay in order
