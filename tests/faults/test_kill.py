@@ -99,7 +99,7 @@ def test_random_kills_never_leave_a_half_written_output(tmp_path, faults):
     rng = random.Random(7)
     args = ["--cores", "2", "--configfile", *CONFIGS, "--rerun-incomplete"]
     kills = 0
-    for attempt in range(8):
+    for attempt in range(6):
         proc = start(tmp_path, *args)
         time.sleep(rng.uniform(1.5, 7.0))
         if proc.poll() is not None:
