@@ -28,20 +28,23 @@ def settings(method, **kw):
 
 
 _TRAINED: dict = {}
+_SHARED = {"slam", "slam_ags"}   # the methods whose runs a second test reads: only theirs stay in memory
 
 
 def _train(method, train_set, **kw):
-    """A trainer run to the end on ``train_set`` and its parameters before training; run once per method and
-    settings in this module, so that tests reading the same run share it."""
+    """A trainer run to the end on ``train_set`` and its parameters before training; the runs of the methods in
+    ``_SHARED`` are kept, so that the tests reading the same run share it."""
     key = (method, tuple(sorted(kw.items())))
-    if key not in _TRAINED:
-        torch.set_num_threads(2)
-        images, labels = train_set
-        tr = Trainer(settings(method, **kw), images, labels, torch.device("cpu"))
-        before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
-        tr.run()
+    if key in _TRAINED:
+        return _TRAINED[key]
+    torch.set_num_threads(2)
+    images, labels = train_set
+    tr = Trainer(settings(method, **kw), images, labels, torch.device("cpu"))
+    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    tr.run()
+    if method in _SHARED:
         _TRAINED[key] = tr, before
-    return _TRAINED[key]
+    return tr, before
 
 
 @pytest.mark.parametrize("method", [m for m in METHODS if METHODS[m].trains and not METHODS[m].needs
