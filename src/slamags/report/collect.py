@@ -26,6 +26,7 @@ from slamags.rates import rate_label
 from slamags.io import write_text
 from slamags.report.runs import run_records
 
+PAIRED_REFERENCE = "paired_reference"   # run.json's key for collect's --reference
 TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "representation.md", "representation.csv",
           "runtime.md", "all_runs.parquet")
 
@@ -33,7 +34,8 @@ TABLES = ("paper_table.md", "paper_table.csv", "paired.csv", "paired.md", "repre
 def collect(run: Path, dest: Path, bag_size: int, top_k: int, reference: str | None = None) -> list[str]:
     """Copy ``run``'s small outputs into ``dest``. With ``reference`` (a method of the run), ``paired.csv`` and
     ``paired.md`` compare every method with it instead of the paper's method with every other
-    (:func:`slamags.report.leaderboard.bag_level`: bag level and retrieval, simulation-level t-intervals)."""
+    (:func:`slamags.report.leaderboard.bag_level`: bag level and retrieval, simulation-level t-intervals), and
+    ``dest/run.json`` records it as ``paired_reference`` so that :func:`redraw` draws the same comparison."""
     dest.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in TABLES:
@@ -69,6 +71,8 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int, reference: str | N
             table = bag_level(pd.read_parquet(dest / "all_runs.parquet"), reference)
             table.to_csv(dest / "paired.csv", index=False)
             _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
+            info = json.loads((dest / "run.json").read_text()) if (dest / "run.json").exists() else {}
+            write_text(json.dumps({**info, PAIRED_REFERENCE: reference}, indent=2) + "\n", dest / "run.json")
     return copied
 
 
@@ -117,8 +121,16 @@ def redraw(dest: Path) -> list[str]:
             _rewrite(dest / "paper_table.md", table_markdown(summarise(runs), top_k, runs, bag_size=bag_size))
             drawn.append("paper_table.md")
             paired = paired_differences(runs)
-            paired.to_csv(dest / "paired.csv", index=False)
-            _rewrite(dest / "paired.md", paired_markdown(paired))
+            reference = info.get(PAIRED_REFERENCE)
+            if reference is None:
+                paired.to_csv(dest / "paired.csv", index=False)
+                _rewrite(dest / "paired.md", paired_markdown(paired))
+            else:                              # collected with --reference: every method against that one
+                from slamags.report.leaderboard import bag_level, bag_level_markdown
+
+                table = bag_level(runs, reference)
+                table.to_csv(dest / "paired.csv", index=False)
+                _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
             drawn += ["paired.csv", "paired.md"]
             figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"), bag_size, top_k)
             figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"), bag_size, top_k)
