@@ -265,7 +265,7 @@ def test_one_step_is_minus_lr_times_the_weighted_task_gradients(method, train_se
 
 def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_path, monkeypatch):
     """With three tasks PCGrad draws a task order per task and step from the surgery's generator. Stopped after
-    epoch 2 and resumed, the run ends bit-equal to an uninterrupted one, and with every generator (batches,
+    half its epochs and resumed, the run ends bit-equal to an uninterrupted one, and with every generator (batches,
     views, surgery) in the same state, so the next draw would match too. A resume that does not restore the
     surgery's generator ends in another state, which the same comparison sees."""
     from slamags.methods import MethodSpec, TaskSpec
@@ -275,17 +275,18 @@ def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_
                         TaskSpec("ntxent", "pos", ("simclr", "simclr"), "ntxent"),
                         TaskSpec("ntxent_neg", "neg", ("simclr", "simclr"), "ntxent")), combine="ags")
     monkeypatch.setitem(METHODS, three.name, three)
+    EPOCHS = 2
     torch.set_num_threads(2)
     images, labels = train_set
 
     def trainer(ckpt=None):
-        return Trainer(settings(three.name, epochs=4, batch_size=32), images, labels, torch.device("cpu"), ckpt)
+        return Trainer(settings(three.name, epochs=EPOCHS, batch_size=32), images, labels, torch.device("cpu"), ckpt)
 
     uninterrupted = trainer()
     reference = uninterrupted.run().state_dict()
     ckpt = tmp_path / "ckpt" / "last.pt"
     first = trainer(ckpt)
-    for epoch in range(2):
+    for epoch in range(EPOCHS // 2):
         first.rows.append(first.run_epoch(epoch))
         first.checkpoint.save(first.resumable.capture(epoch, rows=first.rows, step_rows=first.step_rows))
     second = trainer(ckpt)
@@ -298,6 +299,6 @@ def test_a_resumed_three_task_surgery_draws_the_same_task_orders(train_set, tmp_
     broken = trainer(ckpt)
     start = broken.resumable.restore(broken.checkpoint.load(torch.device("cpu"))) + 1
     broken.gen_surgery.manual_seed(12345)                 # the defect: a surgery generator not restored
-    for epoch in range(start, 4):
+    for epoch in range(start, EPOCHS):
         broken.rows.append(broken.run_epoch(epoch))
     assert not torch.equal(broken.gen_surgery.get_state(), uninterrupted.gen_surgery.get_state())
