@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from helpers import REPO
-from slamags.report.collect import redraw
+from slamags.report.collect import collect, redraw
 
 
 def test_redraw_of_a_kept_run_rewrites_its_tables_byte_equal(tmp_path):
@@ -39,8 +39,6 @@ def test_redraw_keeps_the_reference_collect_was_given(tmp_path):
 
 @pytest.mark.parametrize("reference", [None, "simclr"])
 def test_collect_records_its_reference_for_redraw(tmp_path, reference):
-    from slamags.report.collect import collect
-
     run, dest = tmp_path / "run", tmp_path / "dest"
     (run / "results/tables").mkdir(parents=True)
     shutil.copy(REPO / "docs/paper-rates-real/all_runs.parquet", run / "results/tables/all_runs.parquet")

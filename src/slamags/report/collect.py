@@ -66,14 +66,20 @@ def collect(run: Path, dest: Path, bag_size: int, top_k: int, reference: str | N
         write_text(endpoints_markdown(pd.read_parquet(dest / "all_runs.parquet"), bag_size, top_k), dest / "endpoints.md")
         copied.append("endpoints.md")
         if reference is not None:
-            from slamags.report.leaderboard import bag_level, bag_level_markdown
-
-            table = bag_level(pd.read_parquet(dest / "all_runs.parquet"), reference)
-            table.to_csv(dest / "paired.csv", index=False)
-            _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
+            _write_against_reference(dest, pd.read_parquet(dest / "all_runs.parquet"), top_k, reference)
             info = json.loads((dest / "run.json").read_text()) if (dest / "run.json").exists() else {}
             write_text(json.dumps({**info, PAIRED_REFERENCE: reference}, indent=2) + "\n", dest / "run.json")
     return copied
+
+
+def _write_against_reference(dest: Path, runs: pd.DataFrame, top_k: int, reference: str) -> None:
+    """``dest/paired.csv`` and ``paired.md``: every method of ``runs`` against ``reference``
+    (:func:`slamags.report.leaderboard.bag_level`)."""
+    from slamags.report.leaderboard import bag_level, bag_level_markdown
+
+    table = bag_level(runs, reference)
+    table.to_csv(dest / "paired.csv", index=False)
+    _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
 
 
 def _rewrite(path: Path, md: str) -> None:
@@ -126,11 +132,7 @@ def redraw(dest: Path) -> list[str]:
                 paired.to_csv(dest / "paired.csv", index=False)
                 _rewrite(dest / "paired.md", paired_markdown(paired))
             else:                              # collected with --reference: every method against that one
-                from slamags.report.leaderboard import bag_level, bag_level_markdown
-
-                table = bag_level(runs, reference)
-                table.to_csv(dest / "paired.csv", index=False)
-                _rewrite(dest / "paired.md", bag_level_markdown(table, top_k, reference))
+                _write_against_reference(dest, runs, top_k, reference)
             drawn += ["paired.csv", "paired.md"]
             figures.metric_vs_wr(runs, "bag_f1", "bag F1", str(t / "f1_vs_wr"), bag_size, top_k)
             figures.metric_vs_wr(runs, "topk_recall", "Top-K recall", str(t / "topk_vs_wr"), bag_size, top_k)
